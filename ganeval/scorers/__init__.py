@@ -1,0 +1,3 @@
+"""Metric adapters for :func:`ganeval.evaluate`: importing this package registers them all."""
+
+from . import basic  # noqa: F401
