@@ -12,6 +12,7 @@ from ..errors import GanevalError
 from ..evaluate import Evaluation
 from ..results import dumps
 from . import plots
+from .figures import figures_for
 
 
 def report_json(evaluations: list[Evaluation]) -> dict[str, Any]:
@@ -32,6 +33,10 @@ def _write(evaluations: list[Evaluation], out: Path) -> list[str]:
         title = f"{Path(ev.source).name} on {ev.data}" + (f" (step {step})" if step is not None else "")
         plots.save(plots.samples_figure(ev.samples, ev.dataset, title=title), out / name)
         files.append(name)
+        suffix = "" if len(evaluations) == 1 else f"_{i:03d}"
+        for stem, fig, _caption in figures_for(ev):
+            plots.save(fig, out / f"{stem}{suffix}.png")
+            files.append(f"{stem}{suffix}.png")
     return files
 
 
