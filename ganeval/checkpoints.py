@@ -27,6 +27,7 @@ import json
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -46,6 +47,7 @@ ALLOWED_PACKAGES = ("ganeval", "reference_trainers")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".pt2", ".jit", ".ts")
 LATENT_DISTS = ("normal", "uniform")
+LATENT_BLOCK = 4096
 
 TRUST_HINT = "pass trust=True (CLI: --trust-checkpoint) only if you trust its source"
 
@@ -72,6 +74,22 @@ class LatentSpec:
         if self.distribution == "normal":
             return torch.randn(n, self.dim, generator=gen)
         return torch.rand(n, self.dim, generator=gen) * (self.high - self.low) + self.low
+
+    def rows(self, seed: int, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` of the seeded latent stream.
+
+        The stream is cut into fixed blocks of ``LATENT_BLOCK`` rows, each drawn from its own
+        generator seeded from (seed, block index); so any batching of the same rows gives
+        identical latents (torch's RNG does not give the same numbers for one draw of 2n as
+        for two draws of n).
+        """
+        out = []
+        for block in range(start // LATENT_BLOCK, (stop - 1) // LATENT_BLOCK + 1):
+            z = self.draw(LATENT_BLOCK, torch_generator(int(seed) * 1_000_003 + block))
+            lo = max(start - block * LATENT_BLOCK, 0)
+            hi = min(stop - block * LATENT_BLOCK, LATENT_BLOCK)
+            out.append(z[lo:hi])
+        return torch.cat(out)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dim": int(self.dim), "distribution": self.distribution,
@@ -120,8 +138,8 @@ class Generator:
     def sample(self, n: int, *, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
         """Draw ``n`` samples, deterministic for a given seed and device.
 
-        Latent vectors are drawn on the CPU from a private generator seeded with ``seed``, in
-        order, so the result does not depend on ``batch_size``. Fixed samples return a seeded
+        Latent vectors are drawn on the CPU from private generators seeded from ``seed``
+        (:meth:`LatentSpec.rows`), so the result does not depend on ``batch_size``. Fixed samples return a seeded
         subset (all of them, in file order, when ``n`` equals their count).
 
         Returns:
@@ -146,13 +164,14 @@ class Generator:
             idx = torch.randperm(total, generator=torch_generator(seed))[:n]
             return self.samples[idx].clone()
         assert self.module is not None and self.latent is not None  # guaranteed by construction
-        gen = torch_generator(seed)
+        batch_size = max(1, int(batch_size))
         out: list[torch.Tensor] = []
-        batches = range(0, n, max(1, int(batch_size)))
-        self.module.eval()
+        batches = range(0, n, batch_size)
+        if self.kind != "export":  # exported programs are already in inference form and refuse .eval()
+            self.module.eval()
         with torch.no_grad():
             for start in progress(batches, desc=f"sampling {self.name}", total=len(batches), unit="batch"):
-                z = self.latent.draw(min(batch_size, n - start), gen).to(self.device)
+                z = self.latent.rows(seed, start, min(start + batch_size, n)).to(self.device)
                 x = self.module(z)
                 if isinstance(x, (tuple, list)):
                     x = x[0]
@@ -507,7 +526,9 @@ def _load_torchscript(path: Path, dev: torch.device, latent_dim: int | None, lat
                       digest: str) -> Generator:
     extra = {"latent.json": ""}
     try:
-        module = torch.jit.load(str(path), map_location=dev, _extra_files=extra)
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream but users still ship it
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location=dev, _extra_files=extra)
     except RuntimeError as exc:
         raise GanevalError(f"{path}: corrupt TorchScript archive ({str(exc).splitlines()[0]}).") from exc
     spec = json.loads(extra["latent.json"]) if extra["latent.json"] else {}
@@ -632,9 +653,11 @@ def write_torchscript(module: nn.Module, path: str | os.PathLike[str], *, latent
                       latent_dist: str = "normal") -> Path:
     """Save ``module`` as TorchScript with its latent spec in the extra file ``latent.json``."""
     path = Path(path)
-    scripted = torch.jit.script(module)
-    torch.jit.save(scripted, str(path), _extra_files={"latent.json": json.dumps(
-        {"dim": int(latent_dim), "distribution": latent_dist})})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(module)
+        torch.jit.save(scripted, str(path), _extra_files={"latent.json": json.dumps(
+            {"dim": int(latent_dim), "distribution": latent_dist})})
     return path
 
 
