@@ -6,10 +6,11 @@ from .checkpoints import (Generator, LatentSpec, generator_from_module, generato
                           load_discriminator, load_generator, load_run, save_generator)
 from .data import Dataset, MixtureDataset, list_datasets, load_dataset
 from .errors import GanevalError
+from .compare import evaluate_many
 from .evaluate import Evaluation, evaluate, list_metrics
 
 __all__ = [
     "Dataset", "Evaluation", "GanevalError", "Generator", "LatentSpec", "MixtureDataset", "__version__",
-    "evaluate", "generator_from_module", "generator_from_samples", "list_checkpoints", "list_datasets",
+    "evaluate", "evaluate_many", "generator_from_module", "generator_from_samples", "list_checkpoints", "list_datasets",
     "list_metrics", "load_dataset", "load_discriminator", "load_generator", "load_run", "save_generator",
 ]

@@ -44,24 +44,20 @@ def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate
-    from .report import write_report
-    from .report.writer import report_json
+    from .compare import evaluate_items, expand
+    from .report import report_json, terminal_summary, write_report
+    from .report.writer import make_groups
     from .results import dumps
 
-    evs = [evaluate(p, args.data, **eval_kwargs(args)) for p in args.paths]
+    items = expand(args.paths)
+    evs = evaluate_items(items, args.data, **eval_kwargs(args))
     out = Path(args.out) if args.out else Path("reports") / Path(args.paths[0]).stem
-    write_report(evs, out)
+    write_report(evs, out, items=items)
     if args.json:
-        print(dumps(report_json(evs)))
+        print(dumps(report_json(evs, make_groups(evs, items))))
     else:
-        for ev in evs:
-            print(f"{ev.source} on {ev.data} (n={ev.provenance['n_samples']}, seed={ev.provenance['seed']})")
-            for name in ev.metrics:
-                scal = {k: v for k, v in ev.metric_dict(name).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-                shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(scal.items())[:6])
-                print(f"  {name:16s} {shown}")
-        print(f"report written to {out}/", file=sys.stderr)
+        print(terminal_summary(evs, [it.label for it in items]))
+    print(f"report written to {out}/ (open {out / 'index.html'})", file=sys.stderr)
     return 0
 
 
@@ -114,11 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ganeval {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("report", help="evaluate checkpoint(s) and write a report folder")
-    p.add_argument("paths", nargs="+", help="checkpoint file(s), samples (.npy/.npz), image or run folder(s)")
+    p = sub.add_parser("report", help="evaluate checkpoint(s) or run folder(s) and write a report folder",
+                       description="Evaluate checkpoints (a run folder expands to its checkpoints, ordered by step) "
+                       "and write index.html (self-contained), report.json, metrics.csv and PNG figures.")
+    p.add_argument("paths", nargs="+", help="checkpoint file(s), samples (.npy/.npz), image folder(s) or run folder(s)")
     _add_common_eval(p)
     p.add_argument("--out", default=None, help="report folder (default reports/<name>)")
-    p.add_argument("--json", action="store_true", help="print the report JSON on stdout")
+    p.add_argument("--json", action="store_true", help="print the report JSON on stdout instead of the summary table")
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("demo", help="the embedded default: score reference ring8 generators (no download)")

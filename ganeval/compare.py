@@ -1,0 +1,134 @@
+"""Evaluate many checkpoints at once: one :class:`Evaluation` (or one DataFrame row) each.
+
+A run folder (or any folder of checkpoints) expands to its checkpoints ordered by step
+(:func:`ganeval.list_checkpoints`); a folder of images is one set of fixed samples. The dataset
+is loaded once and shared by every evaluation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._utils import progress
+from .checkpoints import IMAGE_SUFFIXES, Generator, list_checkpoints
+from .data import Dataset, load_dataset
+from .errors import GanevalError
+from .evaluate import Evaluation, evaluate
+
+Source = Any  # a path, a Generator, or an (N, ...) array of samples
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to evaluate, with where it came from.
+
+    Attributes:
+        source: a checkpoint path, a :class:`Generator` or an array of samples.
+        label: the name shown in tables (the file name, or the caller's key).
+        run: the run folder it was expanded from (None for a single file).
+    """
+
+    source: Source
+    label: str
+    run: Path | None = None
+
+
+def _is_image_folder(path: Path) -> bool:
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+
+
+def expand(sources: Source | Iterable[Source] | Mapping[str, Source]) -> list[Item]:
+    """Turn paths / generators / a ``{label: source}`` mapping into a flat list of :class:`Item`.
+
+    A folder that is not a folder of images expands to its checkpoints ordered by step.
+
+    Raises:
+        GanevalError: a path does not exist, a folder holds no checkpoint, or nothing was given.
+    """
+    if isinstance(sources, Mapping):
+        pairs = [(str(k), v) for k, v in sources.items()]
+    elif isinstance(sources, (str, os.PathLike, Generator)) or hasattr(sources, "shape"):
+        pairs = [(None, sources)]
+    else:
+        pairs = [(None, s) for s in sources]
+    items: list[Item] = []
+    for label, src in pairs:
+        if isinstance(src, (str, os.PathLike)):
+            path = Path(src)
+            if not path.exists():
+                raise GanevalError(f"{path}: no such file or folder; check the path.")
+            if path.is_dir() and not _is_image_folder(path):
+                for ck in list_checkpoints(path):
+                    items.append(Item(str(ck), f"{label}/{ck.name}" if label else f"{path.name}/{ck.name}", path))
+                continue
+            items.append(Item(str(path), label or path.name))
+        elif isinstance(src, Generator):
+            items.append(Item(src, label or src.name))
+        else:
+            items.append(Item(src, label or f"<array {len(items)}>"))
+    if not items:
+        raise GanevalError("Nothing to evaluate: pass at least one checkpoint, samples file or run folder.")
+    return items
+
+
+def evaluate_items(items: list[Item], data: str | Path | Dataset, *, data_root: str | Path | None = None,
+                   download: bool = False, **kwargs: Any) -> list[Evaluation]:
+    """:func:`ganeval.evaluate` for every item, sharing one loaded dataset.
+
+    Args:
+        items: from :func:`expand`.
+        data: dataset name, path or :class:`Dataset`.
+        data_root, download: passed to :func:`load_dataset`.
+        **kwargs: passed to :func:`ganeval.evaluate` (metrics, features, n_samples, seed, device, ...).
+
+    Raises:
+        GanevalError: any evaluation's error, prefixed by nothing (it already names the file).
+    """
+    dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, download=download)
+    return [evaluate(it.source, dataset, **kwargs)
+            for it in progress(items, desc="checkpoints", total=len(items), unit="ckpt")]
+
+
+def to_frame(evaluations: list[Evaluation], items: list[Item] | None = None) -> Any:
+    """One row per evaluation (:meth:`Evaluation.to_row`) plus ``label`` and ``run`` columns.
+
+    Returns:
+        pandas.DataFrame with columns ``label, run, source, data, step, n_samples, seed, <metric>.<field>...``.
+    """
+    import pandas as pd
+
+    rows = []
+    for i, ev in enumerate(evaluations):
+        it = items[i] if items is not None else None
+        head = {"label": it.label if it else ev.source, "run": str(it.run) if it and it.run else None}
+        rows.append(head | ev.to_row())
+    return pd.DataFrame(rows)
+
+
+def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data: str | Path | Dataset, *,
+                  return_evaluations: bool = False, **kwargs: Any) -> Any:
+    """Evaluate several checkpoints (or run folders) on one dataset; one DataFrame row each.
+
+    Args:
+        paths: checkpoint paths, run folders (expanded to their checkpoints ordered by step),
+            :class:`Generator` objects, sample arrays, or a mapping ``{label: any of those}``.
+        data: dataset name, path or :class:`Dataset` (loaded once).
+        return_evaluations: also return the :class:`Evaluation` objects (with samples, for plots).
+        **kwargs: passed to :func:`ganeval.evaluate`: ``metrics``, ``features``, ``n_samples``,
+            ``seed``, ``device``, ``options``, ``data_root``, ``download``, ...
+
+    Returns:
+        pandas.DataFrame, one row per checkpoint, columns as :func:`to_frame`; with
+        ``return_evaluations=True``, ``(frame, evaluations)`` in the same order.
+
+    Raises:
+        GanevalError: a missing path, an empty folder, or any error of :func:`ganeval.evaluate`.
+    """
+    items = expand(paths)
+    evs = evaluate_items(items, data, **kwargs)
+    df = to_frame(evs, items)
+    return (df, evs) if return_evaluations else df
