@@ -4,6 +4,8 @@ They validate their inputs (raising :class:`ganeval.GanevalError`, a ``ValueErro
 the argument) and know nothing of files, plots or the CLI.
 """
 
-from .coverage import ModeCoverage, mode_coverage
+from .coverage import (ClassCoverage, ModeCoverage, NDBBins, NDBResult, class_coverage, hq_threshold, mode_coverage,
+                       ndb, ndb_bins, stacked_coverage)
 
-__all__ = ["ModeCoverage", "mode_coverage"]
+__all__ = ["ModeCoverage", "mode_coverage", "ClassCoverage", "class_coverage", "stacked_coverage",
+           "NDBBins", "NDBResult", "ndb", "ndb_bins", "hq_threshold"]
