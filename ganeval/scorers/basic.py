@@ -1,13 +1,10 @@
-"""Adapters for the always-available metrics: sample summary and mixture mode coverage."""
+"""Adapter for the always-available sample summary (mode coverage lives in :mod:`.coverage`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..evaluate import Context, register_metric
-from ..metrics.coverage import ModeCoverage, mode_coverage
 from ..results import Result
 
 
@@ -41,14 +38,3 @@ def _summary(ctx: Context) -> SampleSummary:
         std_ratio=float(x.std(0).mean() / std_t) if std_t > 0 else float("nan"),
         min=float(x.min()), max=float(x.max()), n_samples=int(x.shape[0]), n_test=int(t.shape[0]),
     )
-
-
-@register_metric("mode_coverage", kinds=("mixture",), default=True,
-                 description="modes covered / high-quality fraction / reverse KL (PacGAN, VEEGAN)")
-def _mode_coverage(ctx: Context) -> ModeCoverage:
-    ds = ctx.dataset
-    res = mode_coverage(ctx.samples, ds.means, ds.std,  # type: ignore[attr-defined]
-                        threshold=float(ctx.option("mode_coverage", "threshold", 3.0)),
-                        min_count=int(ctx.option("mode_coverage", "min_count", 1)))
-    ctx.artifacts["mode_coverage"] = {"assignment": torch.as_tensor(res.assignment)}
-    return res

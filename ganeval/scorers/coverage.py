@@ -1,0 +1,135 @@
+"""Adapters for the coverage metrics: mixture modes, digit classes (Stacked MNIST too), NDB.
+
+Options (``evaluate(..., options={"ndb": {"bins": 50}})``; CLI ``--option ndb.bins=50`` where the
+CLI offers it):
+
+* ``mode_coverage``: ``threshold`` (std; default 3 in 2-D, see :func:`hq_threshold`), ``min_count`` (1).
+* ``class_coverage``: ``confidence`` (0.9), ``min_count`` (1), ``reference`` ("data": the
+  training split's class shares, the default for digits/MNIST; "uniform": the default for
+  Stacked MNIST, as the protocol), ``batch_size`` (512).
+* ``ndb``: ``bins`` (100, lowered to a fifth of the smaller of samples/train when they are too
+  few), ``alpha`` (0.05), ``whiten`` (False), ``space`` ("data": pixels/vectors as they are, the
+  paper; "features": the evaluation's feature extractor), ``reference`` ("train", the paper, or
+  "val"/"test": a held-out split's shares).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import GanevalError
+from ..evaluate import Context, register_metric
+from ..metrics.coverage import (NDB_MIN_PER_BIN, ClassCoverage, ModeCoverage, NDBBins, NDBResult, class_coverage,
+                                mode_coverage, ndb, ndb_bins, stacked_coverage)
+
+
+@register_metric("mode_coverage", kinds=("mixture",), default=True,
+                 description="modes covered / high-quality fraction / reverse KL (PacGAN, VEEGAN)")
+def _mode_coverage(ctx: Context) -> ModeCoverage:
+    ds = ctx.dataset
+    thr = ctx.option("mode_coverage", "threshold", None)
+    res = mode_coverage(ctx.samples, ds.means, ds.std,  # type: ignore[attr-defined]
+                        threshold=None if thr is None else float(thr),
+                        min_count=int(ctx.option("mode_coverage", "min_count", 1)))
+    ctx.artifacts["mode_coverage"] = {"assignment": torch.as_tensor(res.assignment)}
+    return res
+
+
+def _digit_task(ds: Any) -> tuple[str, bool]:
+    """(classifier name, stacked?) for a digit dataset; GanevalError for other images."""
+    shape = tuple(ds.sample_shape)
+    if ds.name == "digits" or shape == (1, 8, 8):
+        return "digits", False
+    if ds.name == "stacked-mnist" or (shape == (3, 28, 28) and ds.n_classes == 1000):
+        return "mnist", True
+    if ds.name == "mnist" or shape == (1, 28, 28):
+        return "mnist", False
+    raise GanevalError(f"class_coverage needs digit data (digits, mnist or stacked-mnist) to classify, but "
+                       f"{ds.name!r} has images of shape {shape}; use ndb or prdc for other images.")
+
+
+def _probs(clf: Any, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    out = [torch.as_tensor(clf.probs(x[s:s + batch_size])).double().cpu() for s in range(0, x.shape[0], batch_size)]
+    return torch.cat(out)
+
+
+def _classifier(name: str, device: torch.device) -> Any:
+    from ..features.digits_cnn import load_classifier
+
+    return load_classifier(name, device=device)
+
+
+@register_metric("class_coverage", kinds=("images",),
+                 description="digit classes (Stacked MNIST: 1000 triples) covered and KL, via the shipped classifier")
+def _class_coverage(ctx: Context) -> ClassCoverage:
+    ds = ctx.dataset
+    name, stacked = _digit_task(ds)
+    opt = lambda key, default: ctx.option("class_coverage", key, default)  # noqa: E731
+    bs = int(opt("batch_size", 512))
+    clf = _classifier(name, ctx.device)
+    ref_kind = opt("reference", "uniform" if stacked else "data")
+    if ref_kind not in ("data", "uniform"):
+        raise GanevalError(f"class_coverage option `reference` must be 'data' or 'uniform', got {ref_kind!r}.")
+    n_cls = 1000 if stacked else int(ds.n_classes or 10)
+    reference = None
+    if ref_kind == "data":
+        if ds.train_labels is None:
+            raise GanevalError(f"{ds.name!r} has no training labels; use class_coverage option reference=uniform.")
+        reference = np.bincount(ds.train_labels.numpy(), minlength=n_cls)
+    kw = {"reference": reference, "confidence": float(opt("confidence", 0.9)), "min_count": int(opt("min_count", 1))}
+    if stacked:
+        probs = torch.stack([_probs(clf, ctx.samples[:, c:c + 1], bs) for c in range(ctx.samples.shape[1])], 1)
+        return stacked_coverage(probs, **kw)
+    return class_coverage(_probs(clf, ctx.samples, bs), n_cls, **kw)
+
+
+# k-means bins are the expensive step and depend only on the training data: keep the last few,
+# so scoring every checkpoint of a run bins the data once. The dataset object is held in the key's
+# entry so that its id cannot be reused by another object while cached.
+_BINS: dict[tuple[Any, ...], tuple[Any, NDBBins]] = {}
+_BINS_MAX = 4
+
+
+def _bins_for(key: tuple[Any, ...], owner: Any, build: Any) -> NDBBins:
+    if key in _BINS and _BINS[key][0] is owner:
+        return _BINS[key][1]
+    b = build()
+    if len(_BINS) >= _BINS_MAX:
+        _BINS.pop(next(iter(_BINS)))
+    _BINS[key] = (owner, b)
+    return b
+
+
+@register_metric("ndb", kinds=("mixture", "images", "vectors"),
+                 description="number of statistically different k-means bins and JS (Richardson & Weiss 2018)")
+def _ndb(ctx: Context) -> NDBResult:
+    ds = ctx.dataset
+    opt = lambda key, default: ctx.option("ndb", key, default)  # noqa: E731
+    space = opt("space", "data")
+    ref_split = opt("reference", "train")
+    if space not in ("data", "features"):
+        raise GanevalError(f"ndb option `space` must be 'data' or 'features', got {space!r}.")
+    if ref_split not in ("train", "val", "test"):
+        raise GanevalError(f"ndb option `reference` must be train, val or test, got {ref_split!r}.")
+    if space == "features":
+        fake, train = ctx.features_of("fake"), ctx.features_of("train")
+        ref = ctx.features_of(ref_split) if ref_split != "train" else None
+        space_key = ("features", ctx.feature_name, repr(sorted(ctx.extractor_options.items())))
+    else:
+        fake, train = ctx.samples, ds.train
+        ref = ds.split(ref_split) if ref_split != "train" else None
+        space_key = ("data",)
+    bins = opt("bins", None)
+    if bins is None:
+        # The paper's K = 100, fewer where the data are too small for 5 rows per bin.
+        rows = min(fake.shape[0], train.shape[0], ref.shape[0] if ref is not None else train.shape[0])
+        bins = max(2, min(100, rows // NDB_MIN_PER_BIN))
+    bins, whiten, seed = int(bins), bool(opt("whiten", False)), int(ctx.seed)
+    key = (id(ds), ds.name, space_key, bins, whiten, seed)
+    b = _bins_for(key, ds, lambda: ndb_bins(train, bins=bins, seed=seed, whiten=whiten))
+    res = ndb(fake, b, alpha=float(opt("alpha", 0.05)), reference=ref)
+    ctx.artifacts["ndb"] = {"assignment": torch.as_tensor(res.assignment)}
+    return res
