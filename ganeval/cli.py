@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_demo)
 
+    from .cli_gate import add_parser as add_gate_parsers
+
+    add_gate_parsers(sub)
+
     p = sub.add_parser("datasets", help="list the built-in datasets")
     p.set_defaults(handler=_datasets)
     p = sub.add_parser("metrics", help="list the metrics")
