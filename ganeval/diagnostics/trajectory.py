@@ -1,0 +1,204 @@
+"""Training trajectories: a run's history file, or a table built by scoring each of its checkpoints.
+
+Both become a :class:`pandas.DataFrame` sorted by ``step`` with (a subset of) the columns of
+:data:`COLUMNS`, the run-folder contract of :mod:`reference_trainers`:
+
+* ``d_loss``, ``g_loss``: the losses;
+* ``d_real``, ``d_fake``: mean D(x) on data and mean D(G(z)), as probabilities;
+* ``grad_norm_g``, ``grad_norm_d``: global L2 norms of the parameter gradients;
+* ``modes_covered``, ``hq_fraction``, ``dominant_mode``, ``top2_share``: mode coverage on mixtures
+  (:func:`ganeval.metrics.mode_coverage`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from .._utils import torch_generator
+from ..errors import GanevalError
+
+COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d",
+           "modes_covered", "hq_fraction", "dominant_mode", "top2_share")
+COVERAGE_COLUMNS = ("modes_covered", "hq_fraction", "dominant_mode", "top2_share")
+# Spellings other trainers use for the same quantities.
+ALIASES = {"iteration": "step", "iter": "step", "global_step": "step", "loss_d": "d_loss", "loss_g": "g_loss",
+           "d_x": "d_real", "d_g_z": "d_fake", "grad_g": "grad_norm_g", "grad_d": "grad_norm_d"}
+
+
+def normalize_history(history: Any, source: str = "history") -> tuple[pd.DataFrame, list[str]]:
+    """Validate a history (DataFrame or dict of columns) and return it sorted by step, with notes.
+
+    Known aliases are renamed (``loss_d`` -> ``d_loss`` ...); a history without ``step`` uses the
+    row number. Columns outside :data:`COLUMNS` are kept (e.g. ``fid``) when numeric.
+
+    Raises:
+        GanevalError: not a table, or none of the columns diagnostics read, or a column that is
+            not numeric.
+    """
+    notes: list[str] = []
+    if isinstance(history, dict):
+        try:
+            history = pd.DataFrame(history)
+        except ValueError as exc:
+            raise GanevalError(f"{source}: a history dict needs equal-length columns ({exc}).") from exc
+    if not isinstance(history, pd.DataFrame):
+        raise GanevalError(f"{source}: expected a run folder, a Run, or a history DataFrame / dict of columns; "
+                           f"got {type(history).__name__}.")
+    df = history.rename(columns={c: ALIASES.get(str(c).lower(), str(c).lower()) for c in history.columns})
+    df = df.loc[:, ~df.columns.duplicated()]
+    known = [c for c in COLUMNS[1:] if c in df.columns]
+    if not known and "fid" not in df.columns:
+        raise GanevalError(
+            f"{source}: none of the columns diagnostics read ({', '.join(COLUMNS[1:])}, fid); found "
+            f"{', '.join(map(str, history.columns)) or 'no columns'}. Log at least d_real, d_fake and grad_norm_g, "
+            "or the mode-coverage columns on mixtures.")
+    for c in list(df.columns):
+        converted = pd.to_numeric(df[c], errors="coerce")
+        if c in COLUMNS and converted.isna().sum() > df[c].isna().sum():
+            raise GanevalError(f"{source}: column {c!r} holds non-numeric values (e.g. {df[c].iloc[0]!r}).")
+        if c in COLUMNS or converted.notna().any():
+            df[c] = converted
+        else:
+            df = df.drop(columns=c)
+    if "step" not in df.columns:
+        df.insert(0, "step", np.arange(len(df)))
+        notes.append(f"{source} has no 'step' column: the row number is used as the step")
+    df = df[df["step"].notna()].sort_values("step", kind="stable").drop_duplicates("step", keep="last")
+    return df.reset_index(drop=True), notes
+
+
+def coverage_metric_for(dataset: Any) -> str | None:
+    """The registered coverage metric for a dataset: mode_coverage on mixtures, else class_coverage / ndb."""
+    from ..evaluate import METRICS, _load_scorers
+
+    _load_scorers()
+    choices = ("mode_coverage",) if dataset.kind == "mixture" else ("class_coverage", "ndb")
+    for name in choices:
+        if name in METRICS and dataset.kind in METRICS[name].kinds:
+            return name
+    return None
+
+
+def _coverage_row(name: str, result: Any) -> dict[str, float]:
+    """Map a coverage result onto the trajectory columns (modes_covered, ..., n_modes)."""
+    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    row: dict[str, float] = {}
+    if name == "mode_coverage":
+        for k in COVERAGE_COLUMNS:
+            row[k] = d.get(k)
+        row["n_modes"] = d.get("n_modes")
+        return row
+    # Classes play the role of modes on labelled data; NDB's bins likewise (a bin is "covered" when its
+    # proportion is not significantly below the data's). Fields are read by name where they exist.
+    for src, dst in (("classes_covered", "modes_covered"), ("n_classes", "n_modes"), ("dominant_class", "dominant_mode"),
+                     ("top2_share", "top2_share"), ("n_bins", "n_modes")):
+        if d.get(src) is not None:
+            row[dst] = d[src]
+    if name == "ndb" and d.get("n_bins") is not None and d.get("n_different") is not None:
+        row["modes_covered"] = d["n_bins"] - d["n_different"]
+    return row
+
+
+def _discriminator_stats(gen: Any, disc: Any, dataset: Any, n: int, seed: int, loss: str) -> dict[str, float]:
+    """Mean D(x), D(G(z)), the losses and the gradient norms at a checkpoint (one batch of ``n``)."""
+    module = gen.module
+    z = gen.latent.draw(n, torch_generator(seed)).to(gen.device)
+    real = dataset.test[torch.randperm(dataset.test.shape[0], generator=torch_generator(seed + 1))[:n]]
+    if gen.output_range is not None:
+        lo, hi = gen.output_range
+        real = real * (hi - lo) + lo  # D sees data in the generator's output range
+    real = real.to(gen.device)
+    module.train(False)
+    disc.train(False)
+    for p in disc.parameters():
+        p.grad = None
+    for p in module.parameters():
+        p.grad = None
+    fake = module(z)
+    lf = disc(fake).reshape(-1)
+    g_loss = (-F.softplus(lf)).mean() if loss == "minimax" else F.softplus(-lf).mean()
+    g_loss.backward()
+    gn = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in module.parameters() if p.grad is not None))
+    for p in disc.parameters():
+        p.grad = None
+    lr = disc(real).reshape(-1)
+    lf2 = disc(fake.detach()).reshape(-1)
+    d_loss = F.softplus(-lr).mean() + F.softplus(lf2).mean()
+    d_loss.backward()
+    dn = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in disc.parameters() if p.grad is not None))
+    return {"d_loss": float(d_loss), "g_loss": float(g_loss), "d_real": float(torch.sigmoid(lr).mean()),
+            "d_fake": float(torch.sigmoid(lf2).mean()), "grad_norm_g": float(gn), "grad_norm_d": float(dn)}
+
+
+def select_checkpoints(paths: list[Path], max_checkpoints: int) -> list[Path]:
+    """At most ``max_checkpoints`` evenly spaced checkpoints, always the first and the last."""
+    if len(paths) <= max_checkpoints:
+        return list(paths)
+    idx = sorted(set(np.linspace(0, len(paths) - 1, max_checkpoints).round().astype(int).tolist()))
+    return [paths[i] for i in idx]
+
+
+def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, seed: int = 0,
+                     loss: str = "nonsaturating", device: str = "cpu", coverage: bool = True,
+                     discriminator: bool = True, extra_metrics: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """Score each checkpoint: coverage (mode/class/NDB), and D's outputs and gradient norms where a D is stored.
+
+    Every checkpoint is sampled with the same ``seed`` so differences come from the weights alone.
+
+    Args:
+        paths: checkpoint files, ordered by step.
+        dataset: the reference :class:`ganeval.Dataset`.
+        n_samples: samples per checkpoint (2,500 on mixtures, the PacGAN protocol).
+        seed: sampling seed.
+        loss: the generator loss used for ``g_loss`` / ``grad_norm_g`` ("minimax" or "nonsaturating").
+        device: where to run.
+        coverage: compute the coverage columns.
+        discriminator: compute the D columns when a discriminator is stored.
+        extra_metrics: more metrics of :func:`ganeval.evaluate` to record per checkpoint (e.g. "fid"),
+            as columns named after the metric's main value.
+
+    Returns:
+        (table with one row per checkpoint, notes).
+
+    Raises:
+        GanevalError: a checkpoint cannot be loaded or sampled.
+    """
+    from ..checkpoints import load_discriminator, load_generator
+    from ..evaluate import evaluate
+
+    notes: list[str] = []
+    metric = coverage_metric_for(dataset) if coverage else None
+    if coverage and metric is None:
+        notes.append(f"no coverage metric applies to {dataset.name} ({dataset.kind}); coverage is not tracked")
+    metrics = ([metric] if metric else []) + list(extra_metrics)
+    rows = []
+    missing_d = 0
+    for i, path in enumerate(paths):
+        gen = load_generator(path, device=device)
+        row: dict[str, Any] = {"step": gen.step if gen.step is not None else i, "checkpoint": str(path)}
+        if metrics:
+            ev = evaluate(gen, dataset, metrics=metrics, n_samples=n_samples, seed=seed, device=device)
+            if metric:
+                row.update(_coverage_row(metric, ev.metrics[metric]))
+            for m in extra_metrics:
+                d = ev.metric_dict(m)
+                main = d.get("value", d.get(m))
+                if isinstance(main, (int, float)):
+                    row[m] = main
+        if discriminator and gen.module is not None:
+            disc = load_discriminator(gen, device=device)
+            if disc is None:
+                missing_d += 1
+            else:
+                row.update(_discriminator_stats(gen, disc, dataset, min(n_samples, 1024, dataset.test.shape[0]),
+                                                seed, loss))
+        rows.append(row)
+    if discriminator and missing_d:
+        notes.append(f"{missing_d} of {len(paths)} checkpoints store no discriminator: D outputs are not tracked there")
+    return pd.DataFrame(rows).sort_values("step", kind="stable").reset_index(drop=True), notes
