@@ -6,6 +6,9 @@ the argument) and know nothing of files, plots or the CLI.
 
 from .coverage import (ClassCoverage, ModeCoverage, NDBBins, NDBResult, class_coverage, hq_threshold, mode_coverage,
                        ndb, ndb_bins, stacked_coverage)
+from .memorisation import MemorisationResult, memorisation, nearest_neighbours
+from .parzen import PAPER_SIGMAS, ParzenResult, parzen
 
 __all__ = ["ModeCoverage", "mode_coverage", "ClassCoverage", "class_coverage", "stacked_coverage",
-           "NDBBins", "NDBResult", "ndb", "ndb_bins", "hq_threshold"]
+           "NDBBins", "NDBResult", "ndb", "ndb_bins", "hq_threshold",
+           "MemorisationResult", "memorisation", "nearest_neighbours", "PAPER_SIGMAS", "ParzenResult", "parzen"]
