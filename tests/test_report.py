@@ -143,7 +143,7 @@ def test_several_paths_and_evaluate_many(tmp_path, ring8):
 
 def test_caveats_beside_numbers(tmp_path):
     fid = {"value": 12.5, "ci_low": 11.0, "ci_high": 14.0, "n_real": 1000, "n_fake": 2500}
-    parzen = {"value": -310.0, "stderr": 2.0, "sigma": 0.2}
+    parzen = {"log_likelihood": -310.0, "stderr": 2.0, "sigma": 0.2, "dim": 784}
     ev = Evaluation.from_dict({"schema": "ganeval-evaluation/1", "source": "g.pt", "data": "mnist",
                                "metrics": {"fid": fid, "parzen": parzen},
                                "provenance": {"n_samples": 2500, "seed": 0, "dataset": {"shape": [1, 28, 28]},

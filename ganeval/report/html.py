@@ -13,7 +13,7 @@ from typing import Any
 
 from ..evaluate import Evaluation
 from ..results import jsonable
-from .summary import caveats_for, fmt, format_value, summary_table
+from .summary import PRIMARY, caveats_for, fmt, format_value, summary_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
@@ -68,7 +68,8 @@ def _metric_table(ev: Evaluation) -> str:
     for name in ev.metrics:
         d = ev.metric_dict(name)
         scalars = [(k, v) for k, v in d.items() if v is None or isinstance(v, (int, float, str, bool))]
-        shown = ", ".join(f"{k} = {format_value(d, k) if k == 'value' else fmt(v)}" for k, v in scalars
+        primary = PRIMARY.get(name, "value")
+        shown = ", ".join(f"{k} = {format_value(d, k, primary) if k == primary else fmt(v)}" for k, v in scalars
                           if k not in ("ci_low", "ci_high"))
         cav = " ".join(caveats_for(ev, name))
         rows.append(f"<tr><td>{_e(name)}</td><td style='text-align:left'>{_e(shown)}</td>"

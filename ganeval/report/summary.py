@@ -17,14 +17,16 @@ from ..evaluate import Evaluation
 HEADLINE: dict[str, tuple[str, ...]] = {
     "summary": ("std_ratio",),
     "mode_coverage": ("modes_covered", "hq_fraction", "reverse_kl"),
-    "fid": ("value", "n_fake"),
+    "fid": ("value", "n_fake", "n_real"),
     "kid": ("value",),
-    "parzen": ("value", "sigma"),
+    "parzen": ("log_likelihood", "sigma"),
     "prdc": ("precision", "recall", "density", "coverage"),
-    "memorisation": ("copy_rate", "ct"),
+    "memorisation": ("copy_rate", "c_t", "distance_ratio"),
     "class_coverage": ("classes_covered", "reverse_kl"),
-    "ndb": ("ndb_fraction",),
+    "ndb": ("ndb", "ndb_fraction"),
 }
+# The field that carries the metric's interval / standard error (default "value").
+PRIMARY: dict[str, str] = {"parzen": "log_likelihood"}
 GENERIC_FIELDS = 3
 _INTERVAL = ("ci_low", "ci_high")
 _SE = ("stderr", "std_err", "se", "standard_error")
@@ -58,10 +60,10 @@ def headline_fields(name: str, d: dict[str, Any]) -> list[str]:
     return out[:GENERIC_FIELDS]
 
 
-def format_value(d: dict[str, Any], field: str) -> str:
-    """``value`` with its interval ``[lo, hi]`` or ``± se``; other fields plainly."""
+def format_value(d: dict[str, Any], field: str, primary: str = "value") -> str:
+    """The ``primary`` field with its interval ``[lo, hi]`` or ``± se``; other fields plainly."""
     text = fmt(d.get(field))
-    if field != "value":
+    if field != primary:
         return text
     if d.get("ci_low") is not None and d.get("ci_high") is not None:
         level = d.get("ci_level") or d.get("confidence")
@@ -72,7 +74,7 @@ def format_value(d: dict[str, Any], field: str) -> str:
 
 
 def column_name(metric: str, field: str) -> str:
-    return metric if field == "value" else f"{metric}.{field}"
+    return metric if field == PRIMARY.get(metric, "value") else f"{metric}.{field}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def _dim(ev: Evaluation) -> int | None:
 
 @register_caveat("parzen")
 def _parzen_caveat(d: dict[str, Any], ev: Evaluation) -> str:
-    dim = _dim(ev)
+    dim = d.get("dim") or _dim(ev)
     where = f" (here D = {dim})" if dim else ""
     return ("Parzen-window log-likelihood is unreliable beyond a few dimensions" + where +
             ": it can rank a model below one that memorises, and needs impractically many samples "
@@ -164,7 +166,8 @@ def summary_table(evaluations: list[Evaluation], labels: list[str] | None = None
     for label, ev in zip(labels, evaluations):
         row = [label, fmt(ev.provenance.get("checkpoint", {}).get("step")), fmt(ev.provenance.get("n_samples"))]
         for m, f in columns:
-            row.append(format_value(ev.metric_dict(m), f) if m in ev.metrics and f in ev.metric_dict(m) else "")
+            d = ev.metric_dict(m) if m in ev.metrics else {}
+            row.append(format_value(d, f, PRIMARY.get(m, "value")) if f in d else "")
         rows.append(row)
     return headers, rows
 
