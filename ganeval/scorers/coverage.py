@@ -1,7 +1,6 @@
 """Adapters for the coverage metrics: mixture modes, digit classes (Stacked MNIST too), NDB.
 
-Options (``evaluate(..., options={"ndb": {"bins": 50}})``; CLI ``--option ndb.bins=50`` where the
-CLI offers it):
+Options, from Python: ``evaluate(..., options={"ndb": {"bins": 50}})``:
 
 * ``mode_coverage``: ``threshold`` (std; default 3 in 2-D, see :func:`hq_threshold`), ``min_count`` (1).
 * ``class_coverage``: ``confidence`` (0.9), ``min_count`` (1), ``reference`` ("data": the
