@@ -63,6 +63,24 @@ class ParzenResult(Result):
     _private = ("test_log_likelihoods",)
 
 
+def scaled_sigmas(x: Any, num: int = 19) -> list[float]:
+    """A bandwidth grid for data that are not pixels in [0, 1]: ``num`` values log-spaced over
+    three decades, from 0.001 to 1 times the data's scale (root mean per-dimension variance).
+
+    Args:
+        x: (n, ...) points (typically the validation set), n >= 2.
+        num: grid size.
+
+    Raises:
+        GanevalError: fewer than 2 rows, NaN / Inf, or all points identical.
+    """
+    t = as_points(x, "x", min_rows=2).double()
+    scale = float(t.var(0).mean().sqrt())
+    if not scale > 0:
+        raise GanevalError("`x` has zero spread (all points identical): no bandwidth scale; pass `sigmas`.")
+    return [float(v) for v in np.logspace(-3, 0, int(num)) * scale]
+
+
 def _grid(sigmas: Any) -> np.ndarray:
     if sigmas is None:
         return np.asarray(PAPER_SIGMAS)

@@ -2,3 +2,4 @@
 
 from . import basic  # noqa: F401
 from . import coverage  # noqa: F401
+from . import likelihood  # noqa: F401
