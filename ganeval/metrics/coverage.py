@@ -345,12 +345,13 @@ class NDBBins:
     def bins(self) -> int:
         return int(self.centers.shape[0])
 
-    def assign(self, x: torch.Tensor, chunk: int = 4096) -> np.ndarray:
-        """Nearest bin of each row of an (N, D) float64 tensor."""
-        c = torch.from_numpy(self.centers)
+    def assign(self, x: torch.Tensor, device: str | torch.device | None = None) -> np.ndarray:
+        """Nearest bin of each row of an (N, D) float64 tensor (exact, chunked: :func:`ganeval.kernels.knn`)."""
+        from ..kernels import knn
+
         if self.mean is not None:
             x = (x - torch.from_numpy(self.mean)) / torch.from_numpy(self.scale)  # type: ignore[arg-type]
-        return torch.cat([torch.cdist(x[s:s + chunk], c).argmin(1) for s in range(0, x.shape[0], chunk)]).numpy()
+        return knn(x, torch.from_numpy(self.centers), 1, device=device)[1][:, 0].numpy()
 
 
 def _enough(n: int, bins: int, name: str) -> None:
@@ -428,7 +429,7 @@ def two_proportion_z(p1: np.ndarray, n1: int, p2: np.ndarray, n2: int) -> np.nda
 
 
 def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed: int = 0, reference: Any = None,
-        whiten: bool = False) -> NDBResult:
+        whiten: bool = False, device: str | torch.device | None = None) -> NDBResult:
     """NDB and JS divergence of samples against training data (Richardson & Weiss 2018).
 
     The training rows are clustered into ``bins`` k-means bins; samples (and the reference
@@ -446,6 +447,7 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
         reference: (R, ...) held-out rows whose bin shares are the reference; None: the training
             rows' shares (the paper).
         whiten: standardise each dimension by the training mean and std before binning.
+        device: where the nearest-centre search runs (k-means itself runs in scikit-learn).
 
     Returns:
         An :class:`NDBResult`.
@@ -476,8 +478,8 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
         r = as_matrix(reference, "reference", min_rows=2, dtype=torch.float64)
         same_dim(x, r, "samples", "reference")
         _enough(r.shape[0], b.bins, "reference")
-        ref_p, n_ref = np.bincount(b.assign(r), minlength=b.bins) / r.shape[0], int(r.shape[0])
-    assign = b.assign(x)
+        ref_p, n_ref = np.bincount(b.assign(r, device), minlength=b.bins) / r.shape[0], int(r.shape[0])
+    assign = b.assign(x, device)
     p = np.bincount(assign, minlength=b.bins) / x.shape[0]
     z = two_proportion_z(p, x.shape[0], ref_p, n_ref)
     from scipy.stats import norm

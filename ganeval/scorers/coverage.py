@@ -129,6 +129,6 @@ def _ndb(ctx: Context) -> NDBResult:
     bins, whiten, seed = int(bins), bool(opt("whiten", False)), int(ctx.seed)
     key = (id(ds), ds.name, space_key, bins, whiten, seed)
     b = _bins_for(key, ds, lambda: ndb_bins(train, bins=bins, seed=seed, whiten=whiten))
-    res = ndb(fake, b, alpha=float(opt("alpha", 0.05)), reference=ref)
+    res = ndb(fake, b, alpha=float(opt("alpha", 0.05)), reference=ref, device=ctx.device)
     ctx.artifacts["ndb"] = {"assignment": torch.as_tensor(res.assignment)}
     return res
