@@ -243,23 +243,23 @@ def decide(baseline: Interval, candidate: Interval, *, direction: str = "lower",
     if max_increase is not None:
         if max_increase < 0:
             raise GanevalError(f"--max-increase must be >= 0, got {max_increase}.")
-        tol, what = float(max_increase), f"{max_increase:g}"
+        tol, what = float(max_increase), " (--max-increase)"
     elif max_rel_increase is not None:
         if max_rel_increase < 0:
             raise GanevalError(f"--max-rel-increase must be >= 0, got {max_rel_increase}.")
-        tol, what = float(max_rel_increase) * abs(baseline.value), f"{max_rel_increase:g} x |baseline|"
+        tol, what = float(max_rel_increase) * abs(baseline.value), f" ({max_rel_increase:g} x |baseline value|)"
     else:
-        tol, what = 0.0, "0"
+        tol, what = 0.0, ""
     if direction == "lower":
         threshold = baseline.high + tol
         passed = not candidate.low > threshold
         rule = (f"fail if candidate lower end {candidate.low:.6g} > baseline upper end {baseline.high:.6g} "
-                f"+ tolerance {tol:.6g} ({what}) = {threshold:.6g}")
+                f"+ tolerance {tol:.6g}{what} = {threshold:.6g}")
     else:
         threshold = baseline.low - tol
         passed = not candidate.high < threshold
         rule = (f"fail if candidate upper end {candidate.high:.6g} < baseline lower end {baseline.low:.6g} "
-                f"- tolerance {tol:.6g} ({what}) = {threshold:.6g}")
+                f"- tolerance {tol:.6g}{what} = {threshold:.6g}")
     return Decision(passed, threshold, tol, direction, rule)
 
 

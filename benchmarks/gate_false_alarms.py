@@ -1,0 +1,103 @@
+"""How often does `ganeval gate` fail? Never on re-evaluations of a healthy checkpoint, always on a collapsed one.
+
+A baseline is recorded for a healthy generator with seed 0. The same generator is then gated with
+seeds 1..S (false alarms: any failure is one), and collapsed generators are gated with the same
+seeds (misses: any pass is one). Generators:
+
+* ring8 (raw 2-D features): the analytic mixture generator of ganeval.toy with every mode
+  (healthy), one mode (collapsed), and half the modes (partly collapsed);
+* ``--trained``: also a generator trained by reference_trainers (the healthy ring8 preset),
+  baseline and re-evaluations of that checkpoint;
+* ``--digits``: seeded subsets of the digits train split (healthy) against subsets of one class
+  (collapsed), in the digits CNN's feature space.
+
+Prints one line per case: failures out of S, the FID values and the intervals' widths, and the
+time per gate evaluation.
+
+    .venv/bin/python benchmarks/gate_false_alarms.py [--seeds 20] [--trained] [--digits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ganeval import generator_from_module, generator_from_samples, load_dataset
+from ganeval.gate import make_baseline, run_gate
+from ganeval.toy import MixtureGenerator
+
+
+def count(name: str, baseline, gens: dict[str, object], data, seeds: list[int], **kw) -> None:
+    b = baseline.interval
+    print(f"\n{name}: baseline FID {b.value:.4g} [{b.low:.4g}, {b.high:.4g}] "
+          f"(N = {baseline.n_samples}, {baseline.options['fid']['bootstrap']} bootstrap replicates, "
+          f"{100 * baseline.options['fid']['confidence']:g}% interval)")
+    for label, gen in gens.items():
+        t0 = time.perf_counter()
+        res = [run_gate(gen, data, baseline, seed=s, **kw) for s in seeds]
+        dt = (time.perf_counter() - t0) / len(seeds)
+        fails = sum(not r.passed for r in res)
+        vals = [r.candidate.value for r in res]
+        widths = [r.candidate.high - r.candidate.low for r in res]
+        print(f"  {label:34s} failed {fails:2d}/{len(seeds)}   FID median {statistics.median(vals):.4g} "
+              f"(min {min(vals):.4g}, max {max(vals):.4g}), median interval width {statistics.median(widths):.3g}, "
+              f"{dt:.2f} s per gate")
+
+
+def mixture_gen(ds, modes):
+    return generator_from_module(MixtureGenerator(ds.means.tolist(), ds.std, modes), device="cpu",
+                                 name=f"mixture(modes={modes if modes is not None else 'all'})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--n-samples", type=int, default=2500)
+    ap.add_argument("--bootstrap", type=int, default=None, help="default: the gate's (200)")
+    ap.add_argument("--trained", action="store_true", help="also a reference_trainers checkpoint (trains one)")
+    ap.add_argument("--digits", action="store_true", help="also digits in the digits CNN's features")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    seeds = list(range(1, args.seeds + 1))
+    ds = load_dataset("ring8")
+    healthy = mixture_gen(ds, None)
+    base = make_baseline(healthy, ds, n_samples=args.n_samples, seed=0, bootstrap=args.bootstrap, device="cpu")
+    count("ring8, analytic generators", base,
+          {"healthy (re-evaluated, seeds 1..S)": healthy, "collapsed (1 of 8 modes)": mixture_gen(ds, [0]),
+           "half collapsed (4 of 8 modes)": mixture_gen(ds, [0, 1, 2, 3]),
+           "7 of 8 modes": mixture_gen(ds, list(range(7)))}, ds, seeds, device="cpu")
+
+    if args.trained:
+        from reference_trainers.presets import preset_config
+        from reference_trainers.train import train
+
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            cfg = preset_config("healthy", "ring8", seed=0)
+            run = train(cfg, Path(tmp) / "run")
+            ckpt = sorted((Path(tmp) / "run" / "checkpoints").glob("*.pt"))[-1]
+            print(f"\ntrained ring8 healthy preset in {time.perf_counter() - t0:.0f} s: {ckpt.name} ({run})")
+            tb = make_baseline(ckpt, ds, n_samples=args.n_samples, seed=0, bootstrap=args.bootstrap, device="cpu")
+            count("ring8, trained checkpoint", tb, {"trained (re-evaluated, seeds 1..S)": str(ckpt),
+                                                   "collapsed (1 of 8 modes)": mixture_gen(ds, [0])},
+                  ds, seeds, device="cpu")
+
+    if args.digits:
+        dg = load_dataset("digits")
+        good = generator_from_samples(dg.train, name="digits train split")
+        zeros = dg.train[dg.train_labels == 0]
+        bad = generator_from_samples(zeros.repeat(1 + len(dg.train) // len(zeros), 1, 1, 1), name="only zeros")
+        n = min(args.n_samples, len(dg.test))
+        db = make_baseline(good, dg, n_samples=n, seed=0, bootstrap=args.bootstrap, device="cpu")
+        count("digits, digits CNN features", db, {"train subsets (seeds 1..S)": good,
+                                                  "only the digit 0": bad}, dg, seeds, device="cpu")
+
+
+if __name__ == "__main__":
+    main()
