@@ -136,8 +136,8 @@ def mode_coverage(samples: Any, means: Any, std: float, *, threshold: float | No
         GanevalError: means of another dimension than the samples, std <= 0, threshold <= 0,
             min_count < 1, NaN or Inf input.
     """
-    x = as_matrix(samples, "samples", min_rows=1, dtype=torch.float64)
-    mu = as_matrix(means, "means", min_rows=1, dtype=torch.float64)
+    x = as_matrix(samples, "samples", min_rows=1, dtype=torch.float64).cpu()
+    mu = as_matrix(means, "means", min_rows=1, dtype=torch.float64).cpu()
     same_dim(x, mu, "samples", "means")
     std = _positive(std, "std")
     thr = hq_threshold(x.shape[1]) if threshold is None else _positive(threshold, "threshold")
@@ -206,7 +206,7 @@ class ClassCoverage(Result):
 def _reference(reference: Any, n_classes: int) -> np.ndarray:
     if reference is None:
         return np.full(n_classes, 1.0 / n_classes)
-    r = as_tensor(reference, "reference", dtype=torch.float64).numpy()
+    r = as_tensor(reference, "reference", dtype=torch.float64).cpu().numpy()
     if r.shape != (n_classes,) or np.any(r < 0) or r.sum() <= 0:
         raise GanevalError(f"`reference` must hold {n_classes} non-negative class proportions or counts "
                            f"(e.g. np.bincount(train_labels, minlength={n_classes})), got shape {r.shape}.")
@@ -215,7 +215,7 @@ def _reference(reference: Any, n_classes: int) -> np.ndarray:
 
 def _probs_or_labels(x: Any, name: str, n_classes: int, label_ndim: int) -> tuple[np.ndarray, np.ndarray | None]:
     """(labels, top probabilities or None) from (..., n_classes) probabilities or integer labels."""
-    t = as_tensor(x, name, min_rows=1, dtype=torch.float64)
+    t = as_tensor(x, name, min_rows=1, dtype=torch.float64).cpu()
     if t.ndim == label_ndim:
         lab = t.numpy()
         if np.any(lab != np.round(lab)) or np.any(lab < 0) or np.any(lab >= n_classes):
@@ -370,7 +370,7 @@ def ndb_bins(train: Any, *, bins: int = 100, seed: int = 0, whiten: bool = False
     from sklearn.cluster import KMeans
 
     bins = _count(bins, "bins", 2)
-    tr = as_matrix(train, "train", min_rows=2, dtype=torch.float64)
+    tr = as_matrix(train, "train", min_rows=2, dtype=torch.float64).cpu()
     _enough(tr.shape[0], bins, "train")
     mean = scale = None
     if whiten:
@@ -459,14 +459,14 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
     alpha = _positive(alpha, "alpha")
     if alpha >= 1:
         raise GanevalError(f"`alpha` is a significance level in (0, 1), got {alpha!r}.")
-    x = as_matrix(samples, "samples", min_rows=2, dtype=torch.float64)
+    x = as_matrix(samples, "samples", min_rows=2, dtype=torch.float64).cpu()
     if isinstance(train, NDBBins):
         b = train
         if b.centers.shape[1] != x.shape[1]:
             raise GanevalError(f"`samples` has {x.shape[1]} features per row but the bins were built on "
                                f"{b.centers.shape[1]}: bin data from the same space.")
     else:
-        tr = as_matrix(train, "train", min_rows=2, dtype=torch.float64)
+        tr = as_matrix(train, "train", min_rows=2, dtype=torch.float64).cpu()
         same_dim(x, tr, "samples", "train")
         _enough(tr.shape[0], _count(bins, "bins", 2), "train")
         _enough(x.shape[0], int(bins), "samples")
@@ -475,7 +475,7 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
     if reference is None:
         ref_p, n_ref = b.proportions, b.n
     else:
-        r = as_matrix(reference, "reference", min_rows=2, dtype=torch.float64)
+        r = as_matrix(reference, "reference", min_rows=2, dtype=torch.float64).cpu()
         same_dim(x, r, "samples", "reference")
         _enough(r.shape[0], b.bins, "reference")
         ref_p, n_ref = np.bincount(b.assign(r, device), minlength=b.bins) / r.shape[0], int(r.shape[0])
