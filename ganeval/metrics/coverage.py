@@ -184,6 +184,8 @@ class ClassCoverage(Result):
         reference: the data's class proportions used for the KL.
         missing: classes below ``min_count``.
         n_samples, confidence, min_count: the protocol.
+        classifier: provenance of the classifier (name, weights sha256, accuracy) where the
+            caller records it (the ``class_coverage`` adapter does); None otherwise.
         predictions: predicted class of each sample (kept out of ``to_dict``).
     """
 
@@ -199,6 +201,7 @@ class ClassCoverage(Result):
     n_samples: int
     confidence: float | None
     min_count: int
+    classifier: dict[str, Any] | None = None
     predictions: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros(0, int))
     _private = ("predictions",)
 

@@ -14,6 +14,7 @@ Options, from Python: ``evaluate(..., options={"ndb": {"bins": 50}})``:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -81,8 +82,11 @@ def _class_coverage(ctx: Context) -> ClassCoverage:
     kw = {"reference": reference, "confidence": float(opt("confidence", 0.9)), "min_count": int(opt("min_count", 1))}
     if stacked:
         probs = torch.stack([_probs(clf, ctx.samples[:, c:c + 1], bs) for c in range(ctx.samples.shape[1])], 1)
-        return stacked_coverage(probs, **kw)
-    return class_coverage(_probs(clf, ctx.samples, bs), n_cls, **kw)
+        res = stacked_coverage(probs, **kw)
+    else:
+        res = class_coverage(_probs(clf, ctx.samples, bs), n_cls, **kw)
+    prov = {"name": name, "sha256": getattr(clf, "sha256", None), "accuracy": getattr(clf, "accuracy", None)}
+    return dataclasses.replace(res, classifier=prov)
 
 
 # k-means bins are the expensive step and depend only on the training data: keep the last few,
