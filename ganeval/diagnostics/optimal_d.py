@@ -380,7 +380,7 @@ def _maps(ds: Any, fit: torch.Tensor, mc: torch.Tensor, h: float, discriminator:
     u = direction / direction.norm()
     reach = float((means - centre).norm(dim=1).max()) + 4 * ds.std
     reach = max(reach, float(((mc - centre) @ u).abs().quantile(0.99)) + 4 * ds.std)
-    t = torch.linspace(-1.15 * reach, 1.15 * reach, 601, dtype=torch.float64)
+    t = torch.linspace(-1.15 * reach, 1.15 * reach, 401, dtype=torch.float64)
     out: dict[str, Any] = {"slice": _evaluate_points(ds, centre + t[:, None] * u, fit, h, discriminator, outputs)}
     out["slice"]["t"] = t.numpy()
     out["slice"]["direction"] = u.numpy()

@@ -73,16 +73,13 @@ def normalize_history(history: Any, source: str = "history") -> tuple[pd.DataFra
     return df.reset_index(drop=True), notes
 
 
-def coverage_metric_for(dataset: Any) -> str | None:
-    """The registered coverage metric for a dataset: mode_coverage on mixtures, else class_coverage / ndb."""
+def coverage_metrics_for(dataset: Any) -> list[str]:
+    """Registered coverage metrics for a dataset, best first: mode_coverage on mixtures, else class_coverage, ndb."""
     from ..evaluate import METRICS, _load_scorers
 
     _load_scorers()
     choices = ("mode_coverage",) if dataset.kind == "mixture" else ("class_coverage", "ndb")
-    for name in choices:
-        if name in METRICS and dataset.kind in METRICS[name].kinds:
-            return name
-    return None
+    return [n for n in choices if n in METRICS and dataset.kind in METRICS[n].kinds]
 
 
 def _coverage_row(name: str, result: Any) -> dict[str, float]:
@@ -94,14 +91,18 @@ def _coverage_row(name: str, result: Any) -> dict[str, float]:
             row[k] = d.get(k)
         row["n_modes"] = d.get("n_modes")
         return row
-    # Classes play the role of modes on labelled data; NDB's bins likewise (a bin is "covered" when its
-    # proportion is not significantly below the data's). Fields are read by name where they exist.
-    for src, dst in (("classes_covered", "modes_covered"), ("n_classes", "n_modes"), ("dominant_class", "dominant_mode"),
-                     ("top2_share", "top2_share"), ("n_bins", "n_modes")):
-        if d.get(src) is not None:
-            row[dst] = d[src]
-    if name == "ndb" and d.get("n_bins") is not None and d.get("n_different") is not None:
-        row["modes_covered"] = d["n_bins"] - d["n_different"]
+    # Classes play the role of modes on labelled data; NDB's k-means bins likewise, a bin counting as
+    # covered when its sample proportion is not significantly different from the data's.
+    if name == "class_coverage":
+        shares = np.asarray(d.get("counts") or [], float)
+        row.update(modes_covered=d.get("classes_covered"), n_modes=d.get("n_classes"))
+    else:
+        shares = np.asarray(d.get("sample_proportions") or [], float)
+        if d.get("bins") is not None and d.get("ndb") is not None:
+            row.update(modes_covered=d["bins"] - d["ndb"], n_modes=d["bins"])
+    if shares.size and shares.sum() > 0:
+        shares = shares / shares.sum()
+        row.update(dominant_mode=int(shares.argmax()), top2_share=float(np.sort(shares)[-2:].sum()))
     return row
 
 
@@ -116,24 +117,29 @@ def _discriminator_stats(gen: Any, disc: Any, dataset: Any, n: int, seed: int, l
     real = real.to(gen.device)
     module.train(False)
     disc.train(False)
-    for p in disc.parameters():
-        p.grad = None
-    for p in module.parameters():
-        p.grad = None
-    fake = module(z)
-    lf = disc(fake).reshape(-1)
-    g_loss = (-F.softplus(lf)).mean() if loss == "minimax" else F.softplus(-lf).mean()
-    g_loss.backward()
-    gn = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in module.parameters() if p.grad is not None))
-    for p in disc.parameters():
-        p.grad = None
-    lr = disc(real).reshape(-1)
-    lf2 = disc(fake.detach()).reshape(-1)
-    d_loss = F.softplus(-lr).mean() + F.softplus(lf2).mean()
-    d_loss.backward()
-    dn = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in disc.parameters() if p.grad is not None))
-    return {"d_loss": float(d_loss), "g_loss": float(g_loss), "d_real": float(torch.sigmoid(lr).mean()),
-            "d_fake": float(torch.sigmoid(lf2).mean()), "grad_norm_g": float(gn), "grad_norm_d": float(dn)}
+    g_params = [p for p in module.parameters() if p.requires_grad]
+    d_params = [p for p in disc.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        fake = module(z)
+        lf = disc(fake).reshape(-1)
+        g_loss = (-F.softplus(lf)).mean() if loss == "minimax" else F.softplus(-lf).mean()
+        lr = disc(real).reshape(-1)
+        lf2 = disc(fake.detach()).reshape(-1)
+        d_loss = F.softplus(-lr).mean() + F.softplus(lf2).mean()
+        out = {"d_loss": float(d_loss), "g_loss": float(g_loss), "d_real": float(torch.sigmoid(lr).mean()),
+               "d_fake": float(torch.sigmoid(lf2).mean())}
+        # Analytic test networks have no parameters: their gradient norms are simply not recorded.
+        if g_params and g_loss.requires_grad:
+            out["grad_norm_g"] = _grad_norm(g_loss, g_params)
+        if d_params and d_loss.requires_grad:
+            out["grad_norm_d"] = _grad_norm(d_loss, d_params)
+    return out
+
+
+def _grad_norm(loss: torch.Tensor, params: list[torch.Tensor]) -> float:
+    """Global L2 norm of d loss / d params (parameters that the loss does not reach count as 0)."""
+    grads = torch.autograd.grad(loss, params, allow_unused=True, retain_graph=True)
+    return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
 
 
 def select_checkpoints(paths: list[Path], max_checkpoints: int) -> list[Path]:
@@ -145,7 +151,7 @@ def select_checkpoints(paths: list[Path], max_checkpoints: int) -> list[Path]:
 
 
 def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, seed: int = 0,
-                     loss: str = "nonsaturating", device: str = "cpu", coverage: bool = True,
+                     loss: str = "nonsaturating", device: str = "auto", coverage: bool = True,
                      discriminator: bool = True, extra_metrics: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
     """Score each checkpoint: coverage (mode/class/NDB), and D's outputs and gradient norms where a D is stored.
 
@@ -173,19 +179,30 @@ def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, 
     from ..evaluate import evaluate
 
     notes: list[str] = []
-    metric = coverage_metric_for(dataset) if coverage else None
-    if coverage and metric is None:
+    candidates = coverage_metrics_for(dataset) if coverage else []
+    if coverage and not candidates:
         notes.append(f"no coverage metric applies to {dataset.name} ({dataset.kind}); coverage is not tracked")
-    metrics = ([metric] if metric else []) + list(extra_metrics)
+    metric: str | None = None
     rows = []
     missing_d = 0
     for i, path in enumerate(paths):
         gen = load_generator(path, device=device)
         row: dict[str, Any] = {"step": gen.step if gen.step is not None else i, "checkpoint": str(path)}
-        if metrics:
-            ev = evaluate(gen, dataset, metrics=metrics, n_samples=n_samples, seed=seed, device=device)
-            if metric:
-                row.update(_coverage_row(metric, ev.metrics[metric]))
+        ev = None
+        while i == 0 and candidates and metric is None:
+            # The first checkpoint picks the coverage metric that works here (class_coverage needs a
+            # classifier for the data; NDB works everywhere).
+            try:
+                ev = evaluate(gen, dataset, metrics=[candidates[0]], n_samples=n_samples, seed=seed, device=device)
+                metric = candidates[0]
+            except GanevalError as exc:
+                notes.append(f"coverage metric {candidates.pop(0)} unavailable here ({exc})")
+        if metric and ev is None:
+            ev = evaluate(gen, dataset, metrics=[metric], n_samples=n_samples, seed=seed, device=device)
+        if metric and ev is not None:
+            row.update(_coverage_row(metric, ev.metrics[metric]))
+        if extra_metrics:
+            ev = evaluate(gen, dataset, metrics=list(extra_metrics), n_samples=n_samples, seed=seed, device=device)
             for m in extra_metrics:
                 d = ev.metric_dict(m)
                 main = d.get("value", d.get(m))

@@ -125,6 +125,9 @@ def decide(sig: dict[str, Signal], th: Thresholds) -> tuple[str, float, list[str
     def fired(name: str) -> bool:
         return bool(sig.get(name) and sig[name].fired)
 
+    if fired("run_status"):
+        return ("diverged", 0.97, ["run_status", "non_finite", "loss_blowup"],
+                "The run diverged: training stopped on a non-finite value.")
     if fired("non_finite"):
         return "diverged", 0.97, ["non_finite", "loss_blowup"], "The run diverged: its logs hold NaN or Inf."
     if fired("loss_blowup"):
@@ -193,9 +196,9 @@ def _dataset(data: Any, config: dict[str, Any], notes: list[str]) -> Any:
         return None
 
 
-def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0, device: str = "cpu",
+def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0, device: str = "auto",
              use_checkpoints: bool | str = "auto", max_checkpoints: int = 40, optimal_d: bool | str = "auto",
-             optimal_d_checkpoints: int = 6, optimal_d_samples: int = 1000,
+             optimal_d_checkpoints: int = 6, optimal_d_samples: int = 1000, optimal_d_grid: int = 101,
              thresholds: Thresholds | None = None) -> Diagnosis:
     """Say what happened in a GAN training run, with the evidence.
 
@@ -206,13 +209,14 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
             number of modes and lets checkpoints be scored.
         n_samples: samples per checkpoint when checkpoints are scored.
         seed: sampling seed.
-        device: where checkpoints run.
+        device: where checkpoints run ("auto", "cpu", "cuda").
         use_checkpoints: True: score every checkpoint (at most ``max_checkpoints``, evenly spaced);
             False: never; "auto": only when the history is missing or lacks the coverage or D columns.
         max_checkpoints: the most checkpoints scored.
         optimal_d: run the optimal-discriminator check (mixtures with a stored discriminator) at
             ``optimal_d_checkpoints`` evenly spaced checkpoints; "auto" = when possible.
         optimal_d_samples: samples per set in that check.
+        optimal_d_grid: points per side of its 2-D maps (first and last checkpoint only).
         thresholds: override the rule thresholds.
 
     Raises:
@@ -251,7 +255,8 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
                                          loss=str(config.get("loss", "nonsaturating")))
         tables["checkpoints"] = table
         notes.extend(cnotes)
-        if "n_modes" in table.columns and table["n_modes"].notna().any() and n_modes is None:
+        if "n_modes" in table.columns and table["n_modes"].notna().any():
+            # The coverage metric's own denominator (NDB bins are not the data's classes).
             n_modes = int(table["n_modes"].dropna().iloc[0])
     elif ckpts and hist is not None and use_checkpoints == "auto":
         notes.append("checkpoints not re-scored: the history has the coverage and D columns")
@@ -260,13 +265,20 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
         notes.insert(0, "diagnosed from the history alone" + (" (no checkpoints)" if not ckpts else ""))
     elif sources == ["checkpoints"]:
         notes.insert(0, f"diagnosed from {len(tables['checkpoints'])} checkpoints alone (no history)")
-    od = _optimal_d_runs(ckpts, ds, optimal_d, optimal_d_checkpoints, optimal_d_samples, seed, notes)
+    od = _optimal_d_runs(ckpts, ds, optimal_d, optimal_d_checkpoints, optimal_d_samples, optimal_d_grid, seed, notes)
     t = Tables(tables)
     n_points = t.n_points()
     sig, snotes = compute_signals(t, n_modes, th)
     notes.extend(snotes)
+    status = config.get("status")
+    if status == "diverged":
+        err = str(config.get("error") or "no message")
+        sig["run_status"] = Signal("run_status", 1, 0, True, "diverged", 1.0,
+                                   f"config.json records that training diverged: {err}", "config")
+    elif status == "running":
+        notes.append("config.json says the run is still running (or was killed): the trajectory may be incomplete")
     steps = [int(df["step"].iloc[i]) for df in tables.values() if len(df) for i in (0, -1)]
-    if n_points < th.min_points:
+    if n_points < th.min_points and "run_status" not in sig:
         verdict, conf, names = "inconclusive", 0.0, []
         what = "a single checkpoint" if sources == ["checkpoints"] and n_points == 1 else f"{n_points} trajectory point(s)"
         summary = (f"Only {what}: a verdict needs a trajectory of at least {th.min_points} points "
@@ -300,7 +312,7 @@ def _snapshot(tables: dict[str, pd.DataFrame], n_modes: int | None) -> dict[str,
     return out
 
 
-def _optimal_d_runs(ckpts: list[Path], ds: Any, optimal_d: bool | str, k: int, n: int, seed: int,
+def _optimal_d_runs(ckpts: list[Path], ds: Any, optimal_d: bool | str, k: int, n: int, grid: int, seed: int,
                     notes: list[str]) -> list[OptimalDResult]:
     from ..checkpoints import load_discriminator, load_generator
     from ..data import MixtureDataset
@@ -321,7 +333,7 @@ def _optimal_d_runs(ckpts: list[Path], ds: Any, optimal_d: bool | str, k: int, n
             return []
         last = i == len(chosen) - 1
         out.append(optimal_discriminator_check(gen, disc, ds, n_samples=n, seed=seed, step=gen.step,
-                                               grid_size=101 if (last or i == 0) else 0))
+                                               grid_size=grid if (last or i == 0) else 0))
     return out
 
 
