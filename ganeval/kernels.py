@@ -113,65 +113,86 @@ def _mean64(x: torch.Tensor, device: torch.device, rows: int) -> torch.Tensor:
     return acc / x.shape[0]
 
 
+# Low-dimensional data (2-D mixtures with std 0.01, say) have distances far smaller than their norms,
+# which float32 cannot resolve; there a float64 matmul costs little more (the tiles are
+# memory-bound), so the tiles are float64 up to this dimension.
+F64_MAX_DIM = 32
+
+
+def _compute_dtype(d: int) -> torch.dtype:
+    return torch.float64 if d <= F64_MAX_DIM else torch.float32
+
+
+def _unit_roundoff(dtype: torch.dtype) -> float:
+    return 2.0**-53 if dtype == torch.float64 else _U32
+
+
 class _Points:
-    """Rows of one input, centred on ``mu`` and cast to float32 on ``device``, served in blocks.
+    """Rows of one input, centred on ``mu`` and cast to the compute dtype on ``device``, in blocks.
 
     Centring in float32 around the rounded mean is as good as in float64: the rounding of the mean
     is a common translation (distances ignore it) and each centred coordinate is then rounded once.
+    ``max_sq`` (the largest squared centred norm, for the error bounds) is known on construction.
     """
 
-    def __init__(self, x: torch.Tensor, mu: torch.Tensor, device: torch.device, *, resident: bool,
-                 bias: torch.Tensor | None = None):
-        self.x, self.device = x, device
+    def __init__(self, x: torch.Tensor, mu: torch.Tensor, device: torch.device, dtype: torch.dtype, *,
+                 resident: bool, block_rows: int, bias: torch.Tensor | None = None, scan: bool = True):
+        self.x, self.device, self.dtype = x, device, dtype
         self.n, self.d = x.shape
-        self.mu = mu.to(torch.float32) if x.dtype == torch.float32 else mu
+        self.mu = mu.to(torch.float32) if (x.dtype == torch.float32 and dtype == torch.float32) else mu
         self.bias = bias  # float64 per-row term subtracted from the squared norms (count_within)
-        self.max_sq = 0.0  # largest squared norm seen so far (for the error bounds)
+        self.max_sq = 0.0
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
         if resident:
             self._cache = self._make(0, self.n)
+        elif scan:
+            for i in range(0, self.n, block_rows):
+                self._make(i, min(self.n, i + block_rows))
+
+    def _centre(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.to(self.device) - self.mu).to(self.dtype)
 
     def _make(self, i0: int, i1: int) -> tuple[torch.Tensor, torch.Tensor]:
-        blk = (self.x[i0:i1].to(self.device) - self.mu).to(torch.float32)
+        blk = self._centre(self.x[i0:i1])
         sq = (blk * blk).sum(1)
         if sq.numel():
             self.max_sq = max(self.max_sq, float(sq.max()))
         if not math.isfinite(self.max_sq) or self.max_sq > 1e30:
             raise GanevalError("Values are too large for float32 distances (squared norms overflow); rescale the data.")
         if self.bias is not None:
-            sq = (sq.double() - self.bias[i0:i1].to(self.device)).to(torch.float32)
+            sq = (sq.double() - self.bias[i0:i1].to(self.device)).to(self.dtype)
         return blk, sq
 
     def block(self, i0: int, i1: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(points, squared norms [- bias])`` of rows ``i0:i1``, float32 on the device."""
+        """``(points, squared norms [- bias])`` of rows ``i0:i1`` on the device."""
         if self._cache is not None:
             return self._cache[0][i0:i1], self._cache[1][i0:i1]
         return self._make(i0, i1)
 
     def rows(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        blk = (self.x[idx.to(self.x.device)].to(self.device) - self.mu).to(torch.float32)
+        blk = self._centre(self.x[idx.to(self.x.device)])
         return blk, (blk * blk).sum(1)
 
 
-def _plan(n_q: int, n_r: int, d: int, budget: int, per_row_extra: int = 0) -> tuple[bool, int, int]:
+def _plan(n_q: int, n_r: int, d: int, budget: int, itemsize: int, per_row_extra: int = 0) -> tuple[bool, int, int]:
     """Choose ``(resident, reference rows per block, query rows per block)`` within the budget."""
-    ref_bytes = n_r * (d + 1) * 4
+    ref_bytes = n_r * (d + 1) * itemsize
+    block_row = d * (itemsize + 8) + 8  # a block row, its norm and a float64 centring temporary
     if ref_bytes <= budget // 2:
         resident, br, left = True, n_r, budget - ref_bytes
     else:
-        # a streamed block needs its float32 copy, its norms and a float64 centring temporary
-        br = max(1, min(n_r, (budget // 4) // (d * 12 + 8)))
-        resident, left = False, budget - br * (d * 12 + 8)
-    per_row = br * 4 + d * 12 + 8 + per_row_extra
+        br = max(1, min(n_r, (budget // 4) // block_row))
+        resident, left = False, budget - br * block_row
+    per_row = br * itemsize + block_row + per_row_extra
     bq = max(1, min(n_q, left // per_row))
     return resident, br, bq
 
 
 class _Tiles:
-    """One flat float32 buffer, viewed as contiguous (m, w) tiles (no allocation per block)."""
+    """One flat buffer, viewed as contiguous (m, w) tiles (no allocation per block)."""
 
-    def __init__(self, size: int, device: torch.device):
-        self.buf = torch.empty(max(1, size), dtype=torch.float32, device=device)
+    def __init__(self, size: int, device: torch.device, dtype: torch.dtype):
+        self.buf = torch.empty(max(1, size), dtype=dtype, device=device)
 
     def get(self, m: int, w: int) -> torch.Tensor:
         return self.buf[: m * w].view(m, w)
@@ -182,14 +203,15 @@ def _partial(out: torch.Tensor, q: torch.Tensor, r: torch.Tensor, rsq: torch.Ten
     return torch.addmm(rsq.unsqueeze(0), q, r.T, beta=1.0, alpha=-2.0, out=out)
 
 
-def _bound(d: int, qsq: torch.Tensor, other_sq: float) -> torch.Tensor:
-    """A rigorous bound (float64, per query) on |float32 squared distance − exact squared distance|.
+def _bound(d: int, qsq: torch.Tensor, other_sq: float, dtype: torch.dtype) -> torch.Tensor:
+    """A rigorous bound (float64, per query) on |computed squared distance − exact squared distance|.
 
-    A float32 dot product of length d errs by at most γ_d Σ|q_i r_i| ≤ d·u·‖q‖‖r‖; the norms, the
-    fused add, the centring (one rounding per coordinate) add a few u(‖q‖² + ‖r‖²). We take three
-    times the sum of these terms so that the bound also covers the float32 norms used inside it.
+    A dot product of length d errs by at most γ_d Σ|q_i r_i| ≤ d·u·‖q‖‖r‖ (any summation order);
+    the norms, the fused add and the centring (one rounding per coordinate) add a few
+    u(‖q‖² + ‖r‖²). We take three times the sum so that the bound also covers the rounded norms
+    used inside it.
     """
-    return 3.0 * (d + 10) * _U32 * (qsq.double() + 2.0 * other_sq)
+    return 3.0 * (d + 10) * _unit_roundoff(dtype) * (qsq.double() + 2.0 * other_sq)
 
 
 def _pair_chunk(budget: int, d: int) -> int:
@@ -296,12 +318,14 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
     n_q, d = qx.shape
     n_r = rx.shape[0]
     n_eff = n_r - (1 if exclude_self else 0)
+    dtype = _compute_dtype(d)
+    item = dtype.itemsize
     kc = min(n_eff, 2 * k + 8)  # spare candidates make the completeness proof succeed for almost every row
-    resident, br, bq = _plan(n_q, n_r, d, budget, per_row_extra=4 * kc * 12)
+    resident, br, bq = _plan(n_q, n_r, d, budget, item, per_row_extra=4 * kc * (item + 8))
     mu = _mean64(rx, dev, max(1, (budget // 16) // (d * 8)))
-    R = _Points(rx, mu, dev, resident=resident)
-    Q = R if qx is rx and resident else _Points(qx, mu, dev, resident=False)
-    tiles = _Tiles(bq * br, dev)
+    R = _Points(rx, mu, dev, dtype, resident=resident, block_rows=br)
+    Q = R if qx is rx and resident else _Points(qx, mu, dev, dtype, resident=False, block_rows=bq, scan=False)
+    tiles = _Tiles(bq * br, dev, dtype)
     out_d = torch.empty(n_q, k, dtype=torch.float32)
     out_i = torch.empty(n_q, k, dtype=torch.int64)
     pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -320,16 +344,17 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
                     tile[s - q0, s - r0] = math.inf
             v, i = torch.topk(tile, min(kc, r1 - r0), dim=1, largest=False, sorted=False)
             i += r0
-            if best_v is None:
+            if best_v is None or best_i is None:
                 best_v, best_i = v, i
             else:
                 v, o = torch.topk(torch.cat([best_v, v], 1), min(kc, best_v.shape[1] + v.shape[1]), dim=1,
                                   largest=False, sorted=False)
                 best_v, best_i = v, torch.cat([best_i, i], 1).gather(1, o)
-        assert best_v is not None and best_i is not None
+        if best_v is None or best_i is None:  # pragma: no cover - n_r >= 1 is validated
+            raise RuntimeError("empty reference")
         if not exact:
             v, o = torch.sort(best_v, dim=1)
-            out_d[q0:q1] = (v[:, :k] + qsq.unsqueeze(1)).clamp_(min=0).sqrt_().cpu()
+            out_d[q0:q1] = (v[:, :k] + qsq.unsqueeze(1)).clamp_(min=0).sqrt_().float().cpu()
             out_i[q0:q1] = best_i.gather(1, o)[:, :k].cpu()
             continue
         m, c = best_i.shape
@@ -339,8 +364,8 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
         out_d[q0:q1] = top_d.sqrt().float().cpu()
         out_i[q0:q1] = top_i.cpu()
         if c < n_eff:
-            err = _bound(d, qsq, R.max_sq)
-            # every non-candidate j has float32 partial >= the largest candidate's, so its exact
+            err = _bound(d, qsq, R.max_sq, dtype)
+            # every non-candidate j has a computed partial >= the largest candidate's, so its exact
             # squared distance is at least that + ‖q‖² − err: proven when this exceeds the k-th
             floor = best_v.max(1).values.double() + qsq.double() - err
             bad = (floor <= top_d[:, k - 1]).nonzero().flatten()
@@ -348,51 +373,70 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
                 pending.append((bad + q0, top_d[bad, k - 1], err[bad]))
     if pending:
         rows_g = torch.cat([p[0] for p in pending])
-        tk = torch.cat([p[1] for p in pending])
-        err = torch.cat([p[2] for p in pending])
-        fd, fi = _knn_collect(Q, R, qx, rx, rows_g, tk, err, k, exclude_self, dev, budget)
+        fd, fi = _knn_collect(Q, R, qx, rx, rows_g, torch.cat([p[1] for p in pending]),
+                              torch.cat([p[2] for p in pending]), k, exclude_self, dev, budget)
         out_d[rows_g.cpu()] = fd.sqrt().float().cpu()
         out_i[rows_g.cpu()] = fi.cpu()
     return out_d, out_i
 
 
+def _keep_first_k(rows: torch.Tensor, dist: torch.Tensor, idx: torch.Tensor, m: int,
+                  k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sort pairs by (row, distance, index) and keep the first k of each row."""
+    o = torch.argsort(idx, stable=True)  # least significant key first, then stable sorts
+    rows, dist, idx = rows[o], dist[o], idx[o]
+    o = torch.argsort(dist, stable=True)
+    rows, dist, idx = rows[o], dist[o], idx[o]
+    o = torch.argsort(rows, stable=True)
+    rows, dist, idx = rows[o], dist[o], idx[o]
+    counts = torch.bincount(rows, minlength=m)
+    starts = torch.cumsum(counts, 0) - counts
+    keep = (torch.arange(rows.numel(), device=rows.device) - starts[rows]) < k
+    return rows[keep], dist[keep], idx[keep]
+
+
 def _knn_collect(Q: _Points, R: _Points, qx: torch.Tensor, rx: torch.Tensor, rows_g: torch.Tensor,
                  tk: torch.Tensor, err: torch.Tensor, k: int, exclude_self: bool, dev: torch.device,
                  budget: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows whose candidate list could not be proven complete: collect every reference point
-    whose float32 distance lies within the error bound of the k-th candidate, rank those exactly."""
+    """Rows whose candidate list could not be proven complete (near-ties, or distances below what
+    the arithmetic resolves): collect every reference point whose computed distance lies within
+    the error bound of the k-th candidate, and rank those exactly. Only these pairs are kept, and
+    each reference block is reduced to the k best per row, so memory stays bounded."""
     n_r, d = rx.shape
-    br = R.n if R._cache is not None else max(1, min(n_r, (budget // 4) // (d * 12 + 8)))
-    bq = max(1, min(rows_g.numel(), (budget // 2) // (br * 48 + d * 12 + 8)))
-    tiles = _Tiles(bq * br, dev)
+    dtype, item = R.dtype, R.dtype.itemsize
+    br = R.n if R._cache is not None else max(1, min(n_r, (budget // 4) // (d * (item + 8) + 8)))
+    bq = max(1, min(rows_g.numel(), (budget // 4) // (br * (item + 1) + d * 16)))
+    tiles = _Tiles(bq * br, dev, dtype)
     out_d = torch.empty(rows_g.numel(), k, dtype=torch.float64, device=dev)
     out_i = torch.empty(rows_g.numel(), k, dtype=torch.int64, device=dev)
-    pair_rows = _pair_chunk(budget, d)
+    chunk = _pair_chunk(budget, d)
     for s0 in range(0, rows_g.numel(), bq):
         g = rows_g[s0:s0 + bq]
+        m = g.numel()
         qb, qsq = Q.rows(g)
-        # threshold on the float32 partial, nudged up one float32 step so rounding cannot drop a point
-        thr = (tk[s0:s0 + bq] - qsq.double() + err[s0:s0 + bq]).float()
+        # threshold on the computed partial, nudged up one step so that rounding cannot drop a point
+        thr = (tk[s0:s0 + m] - qsq.double() + err[s0:s0 + m]).to(dtype)
         thr = torch.nextafter(thr, torch.full_like(thr, math.inf)).unsqueeze(1)
-        run_d = torch.empty(g.numel(), 0, dtype=torch.float64, device=dev)
-        run_i = torch.empty(g.numel(), 0, dtype=torch.int64, device=dev)
+        run = (torch.empty(0, dtype=torch.int64, device=dev), torch.empty(0, dtype=torch.float64, device=dev),
+               torch.empty(0, dtype=torch.int64, device=dev))
         for r0 in range(0, n_r, br):
             r1 = min(n_r, r0 + br)
             rb, rsq = R.block(r0, r1)
-            tile = _partial(tiles.get(g.numel(), r1 - r0), qb, rb, rsq)
+            tile = _partial(tiles.get(m, r1 - r0), qb, rb, rsq)
             if exclude_self:
                 own = ((g >= r0) & (g < r1)).nonzero().flatten()
                 tile[own, g[own] - r0] = math.inf
             rr, cc = (tile <= thr).nonzero(as_tuple=True)
-            dense = torch.full((g.numel(), r1 - r0), math.inf, dtype=torch.float64, device=dev)
-            if rr.numel():
-                dense[rr, cc] = _exact_sq(qx, rx, g[rr], cc + r0, dev, pair_rows)
-            cand_i = torch.arange(r0, r1, device=dev).expand(g.numel(), -1)
-            # earlier blocks hold lower indices, so a stable sort on distance keeps (distance, index) order
-            cat_d, cat_i = torch.cat([run_d, dense], 1), torch.cat([run_i, cand_i], 1)
-            o = torch.argsort(cat_d, dim=1, stable=True)[:, :k]
-            run_d, run_i = cat_d.gather(1, o), cat_i.gather(1, o)
-        out_d[s0:s0 + bq], out_i[s0:s0 + bq] = run_d, run_i
+            if rr.numel() == 0:
+                continue
+            # a row's pairs can be many only under massive exact ties; reduce them chunk by chunk
+            for p0 in range(0, rr.numel(), chunk * 8):
+                pr, pc = rr[p0:p0 + chunk * 8], cc[p0:p0 + chunk * 8] + r0
+                pd = _exact_sq(qx, rx, g[pr], pc, dev, chunk)
+                run = _keep_first_k(torch.cat([run[0], pr]), torch.cat([run[1], pd]), torch.cat([run[2], pc]), m, k)
+        # every row collected at least its k proven candidates, so the result is k per row
+        out_d[s0:s0 + m] = run[1].view(m, k)
+        out_i[s0:s0 + m] = run[2].view(m, k)
     return out_d, out_i
 
 
@@ -435,45 +479,35 @@ def _count_within(qx: torch.Tensor, rx: torch.Tensor, rad: torch.Tensor, dev: to
                   strict: bool) -> torch.Tensor:
     n_q, d = qx.shape
     n_r = rx.shape[0]
-    resident, br, bq = _plan(n_q, n_r, d, budget, per_row_extra=0)
+    dtype = _compute_dtype(d)
+    resident, br, bq = _plan(n_q, n_r, d, budget, dtype.itemsize, per_row_extra=0)
     bq = max(1, bq // 2)  # room for the boolean masks
     mu = _mean64(rx, dev, max(1, (budget // 16) // (d * 8)))
     rad = rad.to(dev)
-    R = _Points(rx, mu, dev, resident=resident, bias=rad.square())
-    Q = _Points(qx, mu, dev, resident=False)
-    tiles = _Tiles(bq * br, dev)
+    R = _Points(rx, mu, dev, dtype, resident=resident, block_rows=br, bias=rad.square())
+    Q = _Points(qx, mu, dev, dtype, resident=False, block_rows=bq, scan=False)
+    tiles = _Tiles(bq * br, dev, dtype)
     rad_sq_max = float(rad.square().max())
     counts = torch.zeros(n_q, dtype=torch.int64, device=dev)
-    pair_rows = _pair_chunk(budget, d)
+    chunk = _pair_chunk(budget, d)
     for q0 in range(0, n_q, bq):
         q1 = min(n_q, q0 + bq)
         qb, qsq = Q.block(q0, q1)
+        # the bias ‖r‖² − ρ² and the add of ‖q‖² round once more each: widen the bound by 4u·ρ²max
+        err = (_bound(d, qsq, R.max_sq, dtype) + 4 * _unit_roundoff(dtype) * rad_sq_max).to(dtype).unsqueeze(1)
         for r0 in range(0, n_r, br):
             r1 = min(n_r, r0 + br)
             rb, rsq = R.block(r0, r1)
-            if r0 == 0:
-                # the bound needs the largest reference norm: known once the first pass has seen them all
-                err = (_bound(d, qsq, R.max_sq if resident else _max_sq(R, br)) + 4 * _U32 * rad_sq_max
-                       ).float().unsqueeze(1)
             tile = _partial(tiles.get(q1 - q0, r1 - r0), qb, rb, rsq)  # ‖r‖² − ρ² − 2q·r
             tile += qsq.unsqueeze(1)  # ≈ ‖q − r‖² − ρ²
             counts[q0:q1] += (tile < -err).sum(1)
-            rr, cc = (tile.abs_() <= err).nonzero(as_tuple=True)
+            rr, cc = (tile.abs_() <= err).nonzero(as_tuple=True)  # too close to the radius to call
             if rr.numel():
-                dist = _exact_sq(qx, rx, rr + q0, cc + r0, dev, pair_rows).sqrt_()
+                dist = _exact_sq(qx, rx, rr + q0, cc + r0, dev, chunk).sqrt_()
                 lim = rad[cc + r0]
                 ok = dist < lim if strict else dist <= lim
                 counts.index_add_(0, rr + q0, ok.long())
     return counts.cpu()
-
-
-def _max_sq(R: _Points, br: int) -> float:
-    """Largest squared centred norm of a streamed input (one pass, cached on the object)."""
-    if not getattr(R, "_max_done", False):
-        for r0 in range(0, R.n, br):
-            R.block(r0, min(R.n, r0 + br))
-        R._max_done = True  # type: ignore[attr-defined]
-    return R.max_sq
 
 
 def log_kde(queries: Any, kernels: Any, sigmas: Sequence[float] | Any, *, memory_budget: int | None = None,
@@ -514,49 +548,50 @@ def _log_kde(qx: torch.Tensor, kx: torch.Tensor, sig: torch.Tensor, dev: torch.d
     n_q, d = qx.shape
     n_k = kx.shape[0]
     n_s = sig.numel()
+    dtype = _compute_dtype(d)
     coef = 1.0 / (2.0 * sig.square())  # float64 (n_s,)
-    coef32 = coef.tolist()
-    const = -math.log(n_k) - d * torch.log(sig * math.sqrt(2 * math.pi))
-    # on CUDA the exp scratch is a whole tile, so plan with half the budget
-    resident, br, bq = _plan(n_q, n_k, d, budget // 2 if dev.type == "cuda" else budget, per_row_extra=n_s * 8 + 16)
+    coef_dev = coef.to(dev).unsqueeze(0)
+    const = (-math.log(n_k) - d * torch.log(sig * math.sqrt(2 * math.pi))).to(dev).unsqueeze(0)
+    # on CUDA the exp scratch is a whole tile, and float64 tiles get a float32 copy: plan for both
+    extra_tiles = (1 if dev.type == "cuda" else 0) + (1 if dtype == torch.float64 else 0)
+    resident, br, bq = _plan(n_q, n_k, d, budget // (1 + extra_tiles), dtype.itemsize, per_row_extra=n_s * 8 + 16)
     mu = _mean64(kx, dev, max(1, (budget // 16) // (d * 8)))
-    K = _Points(kx, mu, dev, resident=resident)
-    Q = K if qx is kx and resident else _Points(qx, mu, dev, resident=False)
-    tiles = _Tiles(bq * br, dev)
+    K = _Points(kx, mu, dev, dtype, resident=resident, block_rows=br, scan=False)
+    Q = K if qx is kx and resident else _Points(qx, mu, dev, dtype, resident=False, block_rows=bq, scan=False)
+    tiles = _Tiles(bq * br, dev, dtype)
     sub_rows = bq if dev.type == "cuda" else max(1, _EXP_BLOCK // br)
-    scratch = _Tiles(min(bq, sub_rows) * br, dev)
+    scratch = _Tiles(min(bq, sub_rows) * br, dev, torch.float32)
     out = torch.empty(n_q, n_s, dtype=torch.float64)
     for q0 in range(0, n_q, bq):
         q1 = min(n_q, q0 + bq)
         m = q1 - q0
         qb, qsq = Q.block(q0, q1)
         acc = torch.zeros(m, n_s, dtype=torch.float64, device=dev)
-        run_min = torch.full((m,), math.inf, dtype=torch.float32, device=dev)
+        run_min = torch.full((m,), math.inf, dtype=dtype, device=dev)
         run_arg = torch.zeros(m, dtype=torch.int64, device=dev)
         for r0 in range(0, n_k, br):
             r1 = min(n_k, r0 + br)
             kb, ksq = K.block(r0, r1)
             tile = _partial(tiles.get(m, r1 - r0), qb, kb, ksq)
             tile += qsq.unsqueeze(1)
-            tile.clamp_(min=0.0)
             bmin, barg = tile.min(1)
             new_min = torch.minimum(run_min, bmin)
             run_arg = torch.where(bmin < run_min, barg + r0, run_arg)
-            if r0 > 0:  # rescale earlier sums to the new shift (float64, so nothing underflows badly)
-                acc *= torch.exp(-(run_min - new_min).double().unsqueeze(1) * coef.to(dev).unsqueeze(0))
+            if r0 > 0:  # rescale earlier sums to the new shift (in float64)
+                acc *= torch.exp(-(run_min - new_min).double().unsqueeze(1) * coef_dev)
             run_min = new_min
-            tile -= run_min.unsqueeze(1)
+            tile -= run_min.unsqueeze(1)  # >= 0; the differences are accurate even where D is tiny
+            shifted = tile if dtype == torch.float32 else tile.float()
             for s0 in range(0, m, sub_rows):
                 s1 = min(m, s0 + sub_rows)
-                t = tile[s0:s1]
+                t = shifted[s0:s1]
                 buf = scratch.get(s1 - s0, r1 - r0)
-                for j, c in enumerate(coef32):
+                for j, c in enumerate(coef.tolist()):
                     torch.mul(t, -c, out=buf)
                     buf.clamp_(min=LOG_TINY)  # avoids exp's slow subnormal path; exact (see module doc)
                     buf.exp_()
                     acc[s0:s1, j] += buf.sum(1)
         # exact float64 distance of each row's nearest kernel: the dominant term for small σ
         exact_min = _exact_sq(qx, kx, torch.arange(q0, q1, device=dev), run_arg, dev, _pair_chunk(budget, d))
-        res = acc.log_() - exact_min.unsqueeze(1) * coef.to(dev).unsqueeze(0) + const.to(dev).unsqueeze(0)
-        out[q0:q1] = res.cpu()
+        out[q0:q1] = (acc.log_() - exact_min.unsqueeze(1) * coef_dev + const).cpu()
     return out

@@ -114,22 +114,63 @@ def nearest_neighbours(queries: Any, reference: Any, *, k: int = 1, memory_budge
     return knn(queries, reference, k, memory_budget=memory_budget, device=device)
 
 
+def _midranks(a: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (as scipy.stats.rankdata)."""
+    _, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + 1 + ends) / 2.0)[inv]
+
+
 def _mann_whitney_z(gen: np.ndarray, real: np.ndarray) -> float:
     """Z-scored Mann-Whitney U of ``gen`` against ``real`` (U counts gen > real, ties half)."""
-    from scipy.stats import rankdata
-
     m, n = len(gen), len(real)
-    ranks = rankdata(np.concatenate([gen, real]))
-    u = ranks[:m].sum() - m * (m + 1) / 2.0
+    u = _midranks(np.concatenate([gen, real]))[:m].sum() - m * (m + 1) / 2.0
     return float((u - m * n / 2.0) / math.sqrt(m * n * (m + n + 1) / 12.0))
+
+
+def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50, **kw: Any) -> torch.Tensor:
+    """Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007), private seeded RNG.
+
+    Args:
+        x: (N, D) points, N >= k.
+        k: number of centres.
+        seed: seed of the k-means++ draws.
+        max_iter: Lloyd iterations at most (stops early when no assignment changes).
+        **kw: ``memory_budget`` / ``device`` for the nearest-centre searches.
+
+    Returns:
+        (k, D) float64 centres.
+    """
+    x64 = x.double()
+    gen = torch.Generator().manual_seed(int(seed))
+    centres = [x64[int(torch.randint(len(x64), (1,), generator=gen))]]
+    d2 = (x64 - centres[0]).square().sum(1)
+    for _ in range(1, k):
+        total = float(d2.sum())
+        j = int(torch.multinomial(d2 / total, 1, generator=gen)) if total > 0 else int(torch.randint(len(x64), (1,), generator=gen))
+        centres.append(x64[j])
+        d2 = torch.minimum(d2, (x64 - x64[j]).square().sum(1))
+    c = torch.stack(centres)
+    assign = None
+    for _ in range(max_iter):
+        dist, idx = knn(x64, c, 1, **kw)
+        new = idx[:, 0]
+        if assign is not None and torch.equal(new, assign):
+            break
+        assign = new
+        sums = torch.zeros_like(c).index_add_(0, assign, x64)
+        counts = torch.bincount(assign, minlength=k)
+        empty = (counts == 0).nonzero().flatten()
+        c = sums / counts.clamp(min=1).unsqueeze(1).double()
+        if empty.numel():  # re-seed an empty cell at the points farthest from their centres
+            far = torch.argsort(dist[:, 0], descending=True, stable=True)[: empty.numel()]
+            c[empty] = x64[far]
+    return c
 
 
 def _c_t(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, min_cell: int, seed: int,
          kw: dict[str, Any]) -> tuple[float | None, list[float]]:
-    from sklearn.cluster import KMeans
-
-    km = KMeans(n_clusters=n_cells, n_init=1, random_state=seed).fit(tr.cpu().numpy())
-    centres = torch.from_numpy(km.cluster_centers_).to(tr.dtype)
+    centres = kmeans(tr, n_cells, seed=seed, **kw)
     cell = {name: knn(x, centres, 1, **kw)[1][:, 0].numpy() for name, x in (("s", s), ("tr", tr), ("te", te))}
     weights, zs = [], []
     for c in range(n_cells):
