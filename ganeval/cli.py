@@ -44,19 +44,24 @@ def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .compare import evaluate_items, expand
+    from .compare import diagnose_runs, evaluate_items, expand
     from .report import report_json, terminal_summary, write_report
     from .report.writer import make_groups
     from .results import dumps
 
     items = expand(args.paths)
     evs = evaluate_items(items, args.data, **eval_kwargs(args))
+    diags = {} if args.no_diagnostics else diagnose_runs(items, evs[0].dataset, seed=args.seed, device=args.device,
+                                                         n_samples=args.n_samples)
     out = Path(args.out) if args.out else Path("reports") / Path(args.paths[0]).stem
-    write_report(evs, out, items=items)
+    write_report(evs, out, items=items, diagnoses=diags)
     if args.json:
-        print(dumps(report_json(evs, make_groups(evs, items))))
+        print(dumps(report_json(evs, make_groups(evs, items, diags))))
     else:
         print(terminal_summary(evs, [it.label for it in items]))
+        for run, d in diags.items():
+            print(f"{run}: " + (f"no diagnosis ({d})" if isinstance(d, Exception) else
+                                f"{d.verdict.upper()} (confidence {d.confidence:.2f}): {d.summary}"))
     print(f"report written to {out}/ (open {out / 'index.html'})", file=sys.stderr)
     return 0
 
@@ -117,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_eval(p)
     p.add_argument("--out", default=None, help="report folder (default reports/<name>)")
     p.add_argument("--json", action="store_true", help="print the report JSON on stdout instead of the summary table")
+    p.add_argument("--no-diagnostics", action="store_true", help="skip the run diagnosis of run folders")
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("demo", help="the embedded default: score reference ring8 generators (no download)")

@@ -132,3 +132,33 @@ def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data:
     evs = evaluate_items(items, data, **kwargs)
     df = to_frame(evs, items)
     return (df, evs) if return_evaluations else df
+
+
+def diagnose_runs(items: list[Item], data: str | Path | Dataset, *, seed: int = 0, device: str = "auto",
+                  n_samples: int | None = None, optimal_d_checkpoints: int = 3, **kwargs: Any) -> dict[Path, Any]:
+    """:func:`ganeval.diagnostics.diagnose` for every run folder among ``items``.
+
+    The optimal-discriminator check runs at ``optimal_d_checkpoints`` evenly spaced checkpoints
+    (3 by default, against ``diagnose``'s 6: a report shows its maps at the first and last only,
+    and the check dominates the cost of a report on a 2-D run).
+
+    A run whose diagnosis fails (an unreadable history, say) maps to the :class:`GanevalError`
+    instead, so the report can say why it has no diagnosis.
+
+    Returns:
+        ``{run folder: Diagnosis or GanevalError}``.
+    """
+    from .diagnostics import diagnose
+
+    out: dict[Path, Any] = {}
+    for run in dict.fromkeys(it.run for it in items if it.run is not None):
+        kw = dict(kwargs)
+        if n_samples is not None:
+            kw["n_samples"] = n_samples
+        try:
+            out[run] = diagnose(run, data=data, seed=seed, device=device,
+                                optimal_d_checkpoints=optimal_d_checkpoints, **kw)
+        except GanevalError as exc:
+            out[run] = exc
+    return out
+

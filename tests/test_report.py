@@ -126,6 +126,13 @@ def test_run_folder_report_cli(tmp_path, run_dir, capsys):
     csv = pd.read_csv(out / "metrics.csv")
     assert list(csv["step"]) == [5, 20, 300] and list(csv["mode_coverage.modes_covered"]) == [1, 4, 8]
     assert (out / "trajectory.png").is_file() and (out / "samples_by_step.png").is_file()
+    # The run's diagnosis (ganeval.diagnostics) joins its section, its JSON and the terminal.
+    from ganeval.diagnostics import VERDICTS
+
+    diag = rep["groups"][0]["diagnosis"]
+    assert diag["verdict"] in VERDICTS and diag["run"] == str(run_dir)
+    assert diag["verdict"].upper() in table
+    assert f"Diagnosis: {diag['verdict']}" in (out / "index.html").read_text()
 
 
 def test_several_paths_and_evaluate_many(tmp_path, ring8):

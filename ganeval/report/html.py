@@ -28,6 +28,7 @@ figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555;max-width:40em}
 pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em}
 .meta{color:#666;font-size:.85em}
+.scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -49,7 +50,7 @@ class Section:
     labels: list[str]
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    details: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _e(x: Any) -> str:
@@ -59,7 +60,7 @@ def _e(x: Any) -> str:
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _metric_table(ev: Evaluation) -> str:
@@ -123,6 +124,7 @@ def render(sections: list[Section], *, title: str) -> str:
     for s in sections:
         parts.append(f"<h2>{_e(s.title)}</h2>")
         parts.extend(f"<p class='caveats'>{_e(n)}</p>" for n in s.notes)
+        parts.extend(f"<details><summary>{_e(k)}</summary><pre>{_e(v)}</pre></details>" for k, v in s.details)
         parts.extend(_figure(f) for f in s.figures)
         shown = list(range(len(s.evaluations))) if len(s.evaluations) <= 3 else [len(s.evaluations) - 1]
         if len(shown) < len(s.evaluations):

@@ -160,8 +160,11 @@ def summary_table(evaluations: list[Evaluation], labels: list[str] | None = None
     first = {}
     for m, f in columns:
         first.setdefault(m, f)
+    # Short names where unambiguous ("modes_covered"), qualified where two metrics share a field.
+    short = [f if column_name(m, f) != m else m for m, f in columns]
+    names = [sh if short.count(sh) == 1 else column_name(m, f) for sh, (m, f) in zip(short, columns)]
     headers = ["checkpoint", "step", "N"] + [
-        column_name(m, f) + ("*" if m in flagged and first[m] == f else "") for m, f in columns]
+        name + ("*" if m in flagged and first[m] == f else "") for name, (m, f) in zip(names, columns)]
     rows = []
     for label, ev in zip(labels, evaluations):
         row = [label, fmt(ev.provenance.get("checkpoint", {}).get("step")), fmt(ev.provenance.get("n_samples"))]

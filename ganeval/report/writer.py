@@ -26,9 +26,11 @@ from ..errors import GanevalError  # noqa: E402
 from ..evaluate import Evaluation  # noqa: E402
 from ..results import dumps  # noqa: E402
 from . import html, plots, runs  # noqa: E402
+from .fig_diagnostics import run_figures  # noqa: E402
 from .figures import figures_for  # noqa: E402
 
 REPORT_SCHEMA = "ganeval-report/1"
+DPI = 90
 
 
 @dataclass
@@ -40,9 +42,11 @@ class Group:
     labels: list[str]
     indices: list[int]
     run: Path | None = None
+    diagnosis: Any = None  # a Diagnosis, or the GanevalError that prevented one
 
 
-def make_groups(evaluations: list[Evaluation], items: list[Item] | None = None) -> list[Group]:
+def make_groups(evaluations: list[Evaluation], items: list[Item] | None = None,
+                diagnoses: dict[Path, Any] | None = None) -> list[Group]:
     """Consecutive evaluations expanded from the same run folder form one group; others stand alone."""
     groups: list[Group] = []
     for i, ev in enumerate(evaluations):
@@ -55,19 +59,28 @@ def make_groups(evaluations: list[Evaluation], items: list[Item] | None = None) 
             g.labels.append(label)
             g.indices.append(i)
         else:
-            groups.append(Group(run.name if run is not None else label, [ev], [label], [i], run))
+            diag = (diagnoses or {}).get(run) if run is not None else None
+            groups.append(Group(run.name if run is not None else label, [ev], [label], [i], run, diag))
     return groups
+
+
+def _diagnosis_json(diag: Any) -> Any:
+    if diag is None:
+        return None
+    if isinstance(diag, Exception):
+        return {"error": str(diag)}
+    return diag.to_dict()
 
 
 def report_json(evaluations: list[Evaluation], groups: list[Group] | None = None) -> dict[str, Any]:
     """One lone evaluation: its ``to_dict()``; otherwise ``{"schema": "ganeval-report/1", "evaluations": [...],
-    "groups": [{"label", "run", "evaluations": [indices]}]}``."""
+    "groups": [{"label", "run", "evaluations": [indices], "diagnosis": {...} or null}]}``."""
     groups = groups if groups is not None else make_groups(evaluations)
     if len(evaluations) == 1 and all(g.run is None for g in groups):
         return evaluations[0].to_dict()
     return {"schema": REPORT_SCHEMA, "evaluations": [e.to_dict() for e in evaluations],
-            "groups": [{"label": g.label, "run": str(g.run) if g.run else None, "evaluations": g.indices}
-                       for g in groups]}
+            "groups": [{"label": g.label, "run": str(g.run) if g.run else None, "evaluations": g.indices,
+                        "diagnosis": _diagnosis_json(g.diagnosis)} for g in groups]}
 
 
 def load_report(path: str | os.PathLike[str]) -> list[Evaluation]:
@@ -95,8 +108,10 @@ def _slug(text: str) -> str:
 
 
 def _render(fig: Any) -> bytes:
+    # No bbox_inches="tight": the figures lay themselves out, and the tight-box pass costs about a
+    # third of the drawing time, which dominates the report of a run.
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return buf.getvalue()
 
@@ -115,6 +130,8 @@ def _group_figures(g: Group) -> list[tuple[str, Any, str]]:
                             "samples_by_step")):
             if made is not None:
                 out.append((stem, made[0], made[1]))
+    if g.diagnosis is not None and not isinstance(g.diagnosis, Exception):
+        out.extend(run_figures(g.diagnosis))
     last, label = g.evaluations[-1], g.labels[-1]
     if last.samples is not None:
         what = ("a grid of generated images" if last.samples.ndim == 4 else
@@ -136,6 +153,12 @@ def _write(evaluations: list[Evaluation], groups: list[Group], items: list[Item]
         prefix = "" if len(groups) == 1 else f"{gi:02d}_{_slug(g.label)}_"
         sec = html.Section(title=g.label if g.run is None else f"run {g.label} ({len(g.evaluations)} checkpoints)",
                            evaluations=g.evaluations, labels=g.labels)
+        if isinstance(g.diagnosis, Exception):
+            sec.notes.append(f"No run diagnosis: {g.diagnosis}")
+        elif g.diagnosis is not None:
+            d = g.diagnosis
+            sec.notes.append(f"Diagnosis: {d.verdict} (confidence {d.confidence:.2f}). {d.summary}")
+            sec.details.append(("run diagnosis: evidence and notes", d.text()))
         used: set[str] = set()
         for stem, fig, caption in _group_figures(g):
             name, k = f"{prefix}{_slug(stem)}", 2
@@ -152,7 +175,8 @@ def _write(evaluations: list[Evaluation], groups: list[Group], items: list[Item]
 
 
 def write_report(evaluations: Evaluation | list[Evaluation], out_dir: str | os.PathLike[str], *,
-                 items: list[Item] | None = None, overwrite: bool = True, title: str | None = None) -> Path:
+                 items: list[Item] | None = None, diagnoses: dict[Path, Any] | None = None,
+                 overwrite: bool = True, title: str | None = None) -> Path:
     """Write ``index.html``, ``report.json``, ``metrics.csv`` and PNG figures into ``out_dir``.
 
     Everything is written into a temporary folder beside ``out_dir`` and renamed into place at
@@ -164,6 +188,8 @@ def write_report(evaluations: Evaluation | list[Evaluation], out_dir: str | os.P
         out_dir: the report folder.
         items: the :class:`~ganeval.compare.Item` each evaluation came from (labels, run folders),
             as :func:`ganeval.compare.expand` returns them; None: each evaluation stands alone.
+        diagnoses: ``{run folder: Diagnosis}`` (:func:`ganeval.compare.diagnose_runs`): the verdict,
+            its evidence and the diagnosis figures join the run's section.
         overwrite: replace an existing report folder.
         title: page title (default: the checkpoints' names and the data).
 
@@ -181,7 +207,7 @@ def write_report(evaluations: Evaluation | list[Evaluation], out_dir: str | os.P
         raise GanevalError(f"{out}: exists and is not a folder; choose another --out.")
     if out.exists() and not overwrite:
         raise GanevalError(f"{out}: already exists; remove it or choose another --out.")
-    groups = make_groups(evs, items)
+    groups = make_groups(evs, items, diagnoses)
     title = title or f"ganeval: {', '.join(g.label for g in groups[:4])}{' …' if len(groups) > 4 else ''} " \
                      f"on {', '.join(sorted({e.data for e in evs}))}"
     out.parent.mkdir(parents=True, exist_ok=True)
