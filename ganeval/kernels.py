@@ -224,9 +224,22 @@ def _exact_sq(qx: torch.Tensor, rx: torch.Tensor, qi: torch.Tensor, ri: torch.Te
     """Float64 squared distances ‖qx[qi] − rx[ri]‖² on the original data, in chunks of pairs."""
     out = torch.empty(qi.numel(), dtype=torch.float64, device=device)
     for s in range(0, qi.numel(), rows):
-        a = qx[qi[s:s + rows].to(qx.device)].to(device=device, dtype=torch.float64)
-        b = rx[ri[s:s + rows].to(rx.device)].to(device=device, dtype=torch.float64)
+        a = qx.index_select(0, qi[s:s + rows].to(qx.device)).to(device=device, dtype=torch.float64)
+        b = rx.index_select(0, ri[s:s + rows].to(rx.device)).to(device=device, dtype=torch.float64)
         out[s:s + rows] = (a - b).square_().sum(1)
+    return out
+
+
+def _exact_sq_rows(q64: torch.Tensor, rx: torch.Tensor, cand: torch.Tensor, device: torch.device,
+                   chunk_pairs: int) -> torch.Tensor:
+    """Float64 ‖q64[i] − rx[cand[i, j]]‖² for a block of queries and their (m, c) candidates."""
+    m, c = cand.shape
+    out = torch.empty(m, c, dtype=torch.float64, device=device)
+    rows = max(1, chunk_pairs // c)
+    for a in range(0, m, rows):
+        b = min(m, a + rows)
+        g = rx.index_select(0, cand[a:b].reshape(-1).to(rx.device)).to(device=device, dtype=torch.float64)
+        out[a:b] = (g.view(b - a, c, -1) - q64[a:b].unsqueeze(1)).square_().sum(2)
     return out
 
 
@@ -357,9 +370,9 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
             out_d[q0:q1] = (v[:, :k] + qsq.unsqueeze(1)).clamp_(min=0).sqrt_().float().cpu()
             out_i[q0:q1] = best_i.gather(1, o)[:, :k].cpu()
             continue
-        m, c = best_i.shape
-        rows = torch.arange(q0, q1, device=dev).repeat_interleave(c)
-        d64 = _exact_sq(qx, rx, rows, best_i.reshape(-1), dev, _pair_chunk(budget, d)).view(m, c)
+        q64 = qx[q0:q1].to(device=dev, dtype=torch.float64)
+        d64 = _exact_sq_rows(q64, rx, best_i, dev, _pair_chunk(budget, d))
+        c = best_i.shape[1]
         top_d, top_i = _lexsort_topk(d64, best_i, k)
         out_d[q0:q1] = top_d.sqrt().float().cpu()
         out_i[q0:q1] = top_i.cpu()
@@ -592,6 +605,7 @@ def _log_kde(qx: torch.Tensor, kx: torch.Tensor, sig: torch.Tensor, dev: torch.d
                     buf.exp_()
                     acc[s0:s1, j] += buf.sum(1)
         # exact float64 distance of each row's nearest kernel: the dominant term for small σ
-        exact_min = _exact_sq(qx, kx, torch.arange(q0, q1, device=dev), run_arg, dev, _pair_chunk(budget, d))
+        q64 = qx[q0:q1].to(device=dev, dtype=torch.float64)
+        exact_min = _exact_sq_rows(q64, kx, run_arg.unsqueeze(1), dev, _pair_chunk(budget, d))[:, 0]
         out[q0:q1] = (acc.log_() - exact_min.unsqueeze(1) * coef_dev + const).cpu()
     return out

@@ -11,6 +11,15 @@ import torch
 from ganeval import GanevalError
 from ganeval import kernels as K
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Many small tensor ops: a second OpenMP thread gains little here, and when the two cores are
+    # shared with other work it costs up to 15x (measured: threads waiting on each other).
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 def _data(n: int, d: int, seed: int, offset: float = 3.0) -> torch.Tensor:
     """Clustered points far from the origin (where the uncentred float32 expansion loses digits)."""

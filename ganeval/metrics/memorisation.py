@@ -128,7 +128,19 @@ def _mann_whitney_z(gen: np.ndarray, real: np.ndarray) -> float:
     return float((u - m * n / 2.0) / math.sqrt(m * n * (m + n + 1) / 12.0))
 
 
-def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50, **kw: Any) -> torch.Tensor:
+def _nearest_centre(x64: torch.Tensor, c: torch.Tensor, rows: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """(squared distance, index) of each point's nearest centre; float64, row chunks."""
+    csq = c.square().sum(1)
+    d, i = [], []
+    for a in range(0, len(x64), rows):
+        xb = x64[a:a + rows]
+        v, j = torch.addmm(csq.unsqueeze(0), xb, c.T, alpha=-2.0).min(1)
+        d.append(v + xb.square().sum(1))
+        i.append(j)
+    return torch.cat(d), torch.cat(i)
+
+
+def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50) -> torch.Tensor:
     """Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007), private seeded RNG.
 
     Args:
@@ -136,41 +148,38 @@ def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50, **kw: 
         k: number of centres.
         seed: seed of the k-means++ draws.
         max_iter: Lloyd iterations at most (stops early when no assignment changes).
-        **kw: ``memory_budget`` / ``device`` for the nearest-centre searches.
 
     Returns:
         (k, D) float64 centres.
     """
-    x64 = x.double()
+    x64 = x.reshape(len(x), -1).double()
     gen = torch.Generator().manual_seed(int(seed))
-    centres = [x64[int(torch.randint(len(x64), (1,), generator=gen))]]
-    d2 = (x64 - centres[0]).square().sum(1)
+    first = int(torch.randint(len(x64), (1,), generator=gen))
+    c = x64[first].unsqueeze(0)
+    d2 = (x64 - x64[first]).square().sum(1)
     for _ in range(1, k):
         total = float(d2.sum())
-        j = int(torch.multinomial(d2 / total, 1, generator=gen)) if total > 0 else int(torch.randint(len(x64), (1,), generator=gen))
-        centres.append(x64[j])
+        j = int(torch.multinomial(d2 / total, 1, generator=gen)) if total > 0 else \
+            int(torch.randint(len(x64), (1,), generator=gen))
+        c = torch.cat([c, x64[j].unsqueeze(0)])
         d2 = torch.minimum(d2, (x64 - x64[j]).square().sum(1))
-    c = torch.stack(centres)
     assign = None
     for _ in range(max_iter):
-        dist, idx = knn(x64, c, 1, **kw)
-        new = idx[:, 0]
+        dist, new = _nearest_centre(x64, c)
         if assign is not None and torch.equal(new, assign):
             break
         assign = new
-        sums = torch.zeros_like(c).index_add_(0, assign, x64)
         counts = torch.bincount(assign, minlength=k)
+        c = torch.zeros_like(c).index_add_(0, assign, x64) / counts.clamp(min=1).unsqueeze(1).double()
         empty = (counts == 0).nonzero().flatten()
-        c = sums / counts.clamp(min=1).unsqueeze(1).double()
         if empty.numel():  # re-seed an empty cell at the points farthest from their centres
-            far = torch.argsort(dist[:, 0], descending=True, stable=True)[: empty.numel()]
-            c[empty] = x64[far]
+            c[empty] = x64[torch.argsort(dist, descending=True, stable=True)[: empty.numel()]]
     return c
 
 
 def _c_t(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, min_cell: int, seed: int,
          kw: dict[str, Any]) -> tuple[float | None, list[float]]:
-    centres = kmeans(tr, n_cells, seed=seed, **kw)
+    centres = kmeans(tr, n_cells, seed=seed)
     cell = {name: knn(x, centres, 1, **kw)[1][:, 0].numpy() for name, x in (("s", s), ("tr", tr), ("te", te))}
     weights, zs = [], []
     for c in range(n_cells):

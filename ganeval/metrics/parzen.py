@@ -104,8 +104,9 @@ def parzen(samples: Any, val: Any, test: Any, *, sigmas: Any = None, refine: int
         val: (n_val, ...) validation points for choosing σ.
         test: (n_test, ...) test points.
         sigmas: bandwidth grid; default :data:`PAPER_SIGMAS` (meant for pixels in [0, 1]).
-        refine: if > 0, after the grid search evaluate this many extra σ log-spaced between the
-            chosen σ's neighbours on the grid (one grid step beyond it at an edge) and choose again.
+        refine: if > 0, after the grid search evaluate this many extra σ on each side of the chosen
+            one, log-spaced up to its neighbours on the grid (one grid step beyond it at an edge),
+            and choose again among all.
         memory_budget: workspace bound in bytes for the kernels.
         device: "cpu", "cuda", "auto" or None (see :func:`ganeval.kernels.knn`).
 
@@ -126,17 +127,17 @@ def parzen(samples: Any, val: Any, test: Any, *, sigmas: Any = None, refine: int
     grid = _grid(sigmas)
     kw: dict[str, Any] = {"memory_budget": memory_budget, "device": device}
     curve = log_kde(v, s, grid, **kw).mean(0).numpy()
-    if refine and len(grid) > 0:
+    if refine:
         best = int(np.argmax(curve))
         step = math.log(grid[1] / grid[0]) if len(grid) > 1 else math.log(2.0)
         lo = grid[best - 1] if best > 0 else grid[best] * math.exp(-step)
         hi = grid[best + 1] if best < len(grid) - 1 else grid[best] * math.exp(step)
-        extra = np.setdiff1d(np.geomspace(lo, hi, int(refine) + 2)[1:-1], grid)
-        if extra.size:
-            grid = np.concatenate([grid, extra])
-            curve = np.concatenate([curve, log_kde(v, s, extra, **kw).mean(0).numpy()])
-            order = np.argsort(grid)
-            grid, curve = grid[order], curve[order]
+        extra = np.concatenate([np.geomspace(lo, grid[best], int(refine) + 2)[1:-1],
+                                np.geomspace(grid[best], hi, int(refine) + 2)[1:-1]])
+        grid = np.concatenate([grid, extra])
+        curve = np.concatenate([curve, log_kde(v, s, extra, **kw).mean(0).numpy()])
+        order = np.argsort(grid, kind="stable")
+        grid, curve = grid[order], curve[order]
     best = int(np.argmax(curve))
     sigma = float(grid[best])
     warning = None
