@@ -168,6 +168,8 @@ def _gate_options(metric: str, options: dict[str, Any] | None, bootstrap: int | 
     if confidence is not None:
         m["confidence"] = float(confidence)
     m.setdefault("confidence", DEFAULT_CONFIDENCE)
+    if metric == "fid":
+        m.setdefault("infinity", False)  # the gate compares FID at the baseline's N; FID_inf is not needed
     return opts
 
 

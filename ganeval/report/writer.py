@@ -104,6 +104,7 @@ def load_report(path: str | os.PathLike[str]) -> list[Evaluation]:
 
 
 def _slug(text: str) -> str:
+    text = re.sub(r"\.(pt|pth|ckpt|pt2|jit|ts|npy|npz)$", "", text)  # "g.pt" -> "g"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:40] or "x"
 
 
