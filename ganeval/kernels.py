@@ -81,7 +81,14 @@ def as_points(x: Any, name: str, min_rows: int = 1) -> torch.Tensor:
         dtype = torch.float64
     else:
         dtype = torch.float32
-    t = as_matrix(x, name, min_rows=min_rows, dtype=dtype)
+    if isinstance(x, torch.Tensor) and x.dtype == dtype and x.ndim >= 1 and x.shape[0] >= min_rows:
+        # Fast path: a sum is NaN / Inf when any element is (30x faster than isfinite().all() on
+        # CPU); only when it is not finite (or overflows) does the full check below run.
+        t = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
+        if t.numel() and not math.isfinite(float(t.sum())):
+            t = as_matrix(x, name, min_rows=min_rows, dtype=dtype)
+    else:
+        t = as_matrix(x, name, min_rows=min_rows, dtype=dtype)
     if t.shape[1] == 0:
         raise GanevalError(f"`{name}` has rows with no values (shape {tuple(t.shape)}); pass (N, D) with D >= 1.")
     return t
@@ -105,8 +112,10 @@ def _budget(memory_budget: int | float | None) -> int:
     return int(memory_budget)
 
 
-def _mean64(x: torch.Tensor, device: torch.device, rows: int) -> torch.Tensor:
-    """Column means in float64, in row chunks (no full float64 copy)."""
+def _mean64(x: torch.Tensor, device: torch.device, budget: int) -> torch.Tensor:
+    """Column means in float64, summed in chunks of 1,024 rows (fewer only under a tiny budget), so
+    that the centre, and hence every float32 result, does not depend on the budget."""
+    rows = max(1, min(1024, budget // (16 * x.shape[1] * 8)))
     acc = torch.zeros(x.shape[1], dtype=torch.float64, device=device)
     for i in range(0, x.shape[0], rows):
         acc += x[i:i + rows].to(device=device, dtype=torch.float64).sum(0)
@@ -154,7 +163,7 @@ class _Points:
 
     def _make(self, i0: int, i1: int) -> tuple[torch.Tensor, torch.Tensor]:
         blk = self._centre(self.x[i0:i1])
-        sq = (blk * blk).sum(1)
+        sq = torch.linalg.vector_norm(blk, dim=1).square_()
         if sq.numel():
             self.max_sq = max(self.max_sq, float(sq.max()))
         if not math.isfinite(self.max_sq) or self.max_sq > 1e30:
@@ -171,7 +180,7 @@ class _Points:
 
     def rows(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         blk = self._centre(self.x[idx.to(self.x.device)])
-        return blk, (blk * blk).sum(1)
+        return blk, torch.linalg.vector_norm(blk, dim=1).square_()
 
 
 def _plan(n_q: int, n_r: int, d: int, budget: int, itemsize: int, per_row_extra: int = 0) -> tuple[bool, int, int]:
@@ -275,7 +284,7 @@ def sq_dists(x: Any, y: Any, *, center: bool = True) -> torch.Tensor:
     same_dim(xs, ys, "x", "y")
     dev = xs.device
     ys = ys.to(dev)
-    mu = _mean64(ys, dev, 4096) if center else torch.zeros(ys.shape[1], dtype=torch.float64, device=dev)
+    mu = _mean64(ys, dev, DEFAULT_MEMORY_BUDGET) if center else torch.zeros(ys.shape[1], dtype=torch.float64, device=dev)
     with _full_fp32():
         xc = (xs.double() - mu).float()
         yc = (ys.double() - mu).float()
@@ -335,7 +344,7 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
     item = dtype.itemsize
     kc = min(n_eff, 2 * k + 8)  # spare candidates make the completeness proof succeed for almost every row
     resident, br, bq = _plan(n_q, n_r, d, budget, item, per_row_extra=4 * kc * (item + 8))
-    mu = _mean64(rx, dev, max(1, (budget // 16) // (d * 8)))
+    mu = _mean64(rx, dev, budget)
     R = _Points(rx, mu, dev, dtype, resident=resident, block_rows=br)
     Q = R if qx is rx and resident else _Points(qx, mu, dev, dtype, resident=False, block_rows=bq, scan=False)
     tiles = _Tiles(bq * br, dev, dtype)
@@ -495,7 +504,7 @@ def _count_within(qx: torch.Tensor, rx: torch.Tensor, rad: torch.Tensor, dev: to
     dtype = _compute_dtype(d)
     resident, br, bq = _plan(n_q, n_r, d, budget, dtype.itemsize, per_row_extra=0)
     bq = max(1, bq // 2)  # room for the boolean masks
-    mu = _mean64(rx, dev, max(1, (budget // 16) // (d * 8)))
+    mu = _mean64(rx, dev, budget)
     rad = rad.to(dev)
     R = _Points(rx, mu, dev, dtype, resident=resident, block_rows=br, bias=rad.square())
     Q = _Points(qx, mu, dev, dtype, resident=False, block_rows=bq, scan=False)
@@ -568,7 +577,7 @@ def _log_kde(qx: torch.Tensor, kx: torch.Tensor, sig: torch.Tensor, dev: torch.d
     # on CUDA the exp scratch is a whole tile, and float64 tiles get a float32 copy: plan for both
     extra_tiles = (1 if dev.type == "cuda" else 0) + (1 if dtype == torch.float64 else 0)
     resident, br, bq = _plan(n_q, n_k, d, budget // (1 + extra_tiles), dtype.itemsize, per_row_extra=n_s * 8 + 16)
-    mu = _mean64(kx, dev, max(1, (budget // 16) // (d * 8)))
+    mu = _mean64(kx, dev, budget)
     K = _Points(kx, mu, dev, dtype, resident=resident, block_rows=br, scan=False)
     Q = K if qx is kx and resident else _Points(qx, mu, dev, dtype, resident=False, block_rows=bq, scan=False)
     tiles = _Tiles(bq * br, dev, dtype)
