@@ -239,16 +239,18 @@ def _exact_sq(qx: torch.Tensor, rx: torch.Tensor, qi: torch.Tensor, ri: torch.Te
     return out
 
 
-def _exact_sq_rows(q64: torch.Tensor, rx: torch.Tensor, cand: torch.Tensor, device: torch.device,
+def _exact_sq_rows(qx: torch.Tensor, q0: int, rx: torch.Tensor, cand: torch.Tensor, device: torch.device,
                    chunk_pairs: int) -> torch.Tensor:
-    """Float64 ‖q64[i] − rx[cand[i, j]]‖² for a block of queries and their (m, c) candidates."""
+    """Float64 ‖qx[q0 + i] − rx[cand[i, j]]‖² for a block of queries and their (m, c) candidates,
+    on the original data, in chunks of about ``chunk_pairs`` pairs."""
     m, c = cand.shape
     out = torch.empty(m, c, dtype=torch.float64, device=device)
     rows = max(1, chunk_pairs // c)
     for a in range(0, m, rows):
         b = min(m, a + rows)
+        q64 = qx[q0 + a:q0 + b].to(device=device, dtype=torch.float64)
         g = rx.index_select(0, cand[a:b].reshape(-1).to(rx.device)).to(device=device, dtype=torch.float64)
-        out[a:b] = (g.view(b - a, c, -1) - q64[a:b].unsqueeze(1)).square_().sum(2)
+        out[a:b] = (g.view(b - a, c, -1) - q64.unsqueeze(1)).square_().sum(2)
     return out
 
 
@@ -379,8 +381,7 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
             out_d[q0:q1] = (v[:, :k] + qsq.unsqueeze(1)).clamp_(min=0).sqrt_().float().cpu()
             out_i[q0:q1] = best_i.gather(1, o)[:, :k].cpu()
             continue
-        q64 = qx[q0:q1].to(device=dev, dtype=torch.float64)
-        d64 = _exact_sq_rows(q64, rx, best_i, dev, _pair_chunk(budget, d))
+        d64 = _exact_sq_rows(qx, q0, rx, best_i, dev, _pair_chunk(budget, d))
         c = best_i.shape[1]
         top_d, top_i = _lexsort_topk(d64, best_i, k)
         out_d[q0:q1] = top_d.sqrt().float().cpu()
@@ -614,7 +615,6 @@ def _log_kde(qx: torch.Tensor, kx: torch.Tensor, sig: torch.Tensor, dev: torch.d
                     buf.exp_()
                     acc[s0:s1, j] += buf.sum(1)
         # exact float64 distance of each row's nearest kernel: the dominant term for small σ
-        q64 = qx[q0:q1].to(device=dev, dtype=torch.float64)
-        exact_min = _exact_sq_rows(q64, kx, run_arg.unsqueeze(1), dev, _pair_chunk(budget, d))[:, 0]
+        exact_min = _exact_sq_rows(qx, q0, kx, run_arg.unsqueeze(1), dev, _pair_chunk(budget, d))[:, 0]
         out[q0:q1] = (acc.log_() - exact_min.unsqueeze(1) * coef_dev + const).cpu()
     return out
