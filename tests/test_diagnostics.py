@@ -430,3 +430,47 @@ def test_run_figures(tmp_path):
     stems = [s for s, _, _ in figs]
     assert "diagnosis_optimal_d_trajectory" in stems
     assert "diagnosis_optimal_d_maps_step0" in stems and "diagnosis_optimal_d_slice_step400" in stems
+
+
+# ---------------------------------------------------------------------------------------------
+# real preset runs (reference_trainers)
+
+
+def _preset_run(root: Path, preset: str, seed: int, steps: int | None = None, **overrides) -> Path:
+    presets = pytest.importorskip("reference_trainers.presets")
+    from reference_trainers.train import train
+
+    # One thread: on a shared, oversubscribed machine two spinning threads run many times slower.
+    cfg = presets.preset_config(preset, "ring8", seed, steps=steps, threads=1, **overrides)
+    train(cfg, root / preset)
+    return root / preset
+
+
+def test_short_collapsed_preset_run_from_history_and_checkpoints(tmp_path):
+    run = _preset_run(tmp_path, "collapsed", 1001, steps=200, eval_samples=1000)
+    d = diagnose(run, optimal_d=False)
+    assert d.sources == ["history"] and d.expected_regime == "collapsed"
+    assert d.verdict == "collapsed", d.text()
+    dc = diagnose(run, use_checkpoints=True, n_samples=1000, optimal_d_samples=300, optimal_d_checkpoints=2,
+                  optimal_d_grid=0)
+    assert dc.sources == ["history", "checkpoints"] and dc.verdict == "collapsed"
+    hist, table = dc.trajectory_frame("history"), dc.trajectory_frame("checkpoints")
+    # the checkpoints' own scores agree with the trainer's log at the last step (different sample draws)
+    last = hist.iloc[-1]
+    assert table["step"].iloc[-1] == last["step"]
+    assert abs(table["modes_covered"].iloc[-1] - last["modes_covered"]) <= 1
+    assert abs(table["d_fake"].iloc[-1] - last["d_fake"]) < 0.1
+    # the real discriminator (a trained MLP, logits) goes through the optimal-D check
+    assert len(dc.optimal_d) == 2 and all(0 <= r.mean_abs_diff <= 1 for r in dc.optimal_d)
+    assert all(0 <= r.jsd <= LOG2 for r in dc.optimal_d)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["healthy", "collapsed", "oscillating"])
+def test_full_ring8_presets_get_their_verdict(tmp_path, preset):
+    run = _preset_run(tmp_path, preset, 1002)
+    d = diagnose(run)
+    assert d.verdict == preset and d.matches_expected, d.text()
+    if preset == "healthy":
+        diffs = [r.mean_abs_diff for r in d.optimal_d]
+        assert diffs[-1] < diffs[0]

@@ -49,7 +49,7 @@ class Thresholds:
     healthy_coverage: float = 0.75
     hop_distinct: int = 3
     top2_share: float = 0.5
-    d_swing: float = 0.05
+    d_swing: float = 0.02
     d_wins_gap: float = 0.8
     grad_collapse: float = 0.01
     loss_blowup: float = 100.0

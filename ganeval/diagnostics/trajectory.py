@@ -126,8 +126,8 @@ def _discriminator_stats(gen: Any, disc: Any, dataset: Any, n: int, seed: int, l
         lr = disc(real).reshape(-1)
         lf2 = disc(fake.detach()).reshape(-1)
         d_loss = F.softplus(-lr).mean() + F.softplus(lf2).mean()
-        out = {"d_loss": float(d_loss), "g_loss": float(g_loss), "d_real": float(torch.sigmoid(lr).mean()),
-               "d_fake": float(torch.sigmoid(lf2).mean())}
+        out = {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
+               "d_real": float(torch.sigmoid(lr.detach()).mean()), "d_fake": float(torch.sigmoid(lf2.detach()).mean())}
         # Analytic test networks have no parameters: their gradient norms are simply not recorded.
         if g_params and g_loss.requires_grad:
             out["grad_norm_g"] = _grad_norm(g_loss, g_params)
