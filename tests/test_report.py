@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from ganeval import Evaluation, evaluate, evaluate_many, load_dataset, save_generator
 from ganeval.cli import main
@@ -20,6 +21,18 @@ from ganeval.report import load_report, terminal_summary, write_report
 from ganeval.toy import MixtureGenerator
 
 N = 400
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Small matrices: threads only add contention on the shared 2-core machine (and in CI).
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
