@@ -185,6 +185,7 @@ class _Points:
 
 def _plan(n_q: int, n_r: int, d: int, budget: int, itemsize: int, per_row_extra: int = 0) -> tuple[bool, int, int]:
     """Choose ``(resident, reference rows per block, query rows per block)`` within the budget."""
+    budget = budget * 9 // 10  # leave a tenth for small temporaries (row minima, masks, index lists)
     ref_bytes = n_r * (d + 1) * itemsize
     block_row = d * (itemsize + 8) + 8  # a block row, its norm and a float64 centring temporary
     if ref_bytes <= budget // 2:
@@ -208,8 +209,12 @@ class _Tiles:
 
 
 def _partial(out: torch.Tensor, q: torch.Tensor, r: torch.Tensor, rsq: torch.Tensor) -> torch.Tensor:
-    """``out = ‖r‖² − 2 q·r`` (the squared distance minus ``‖q‖²``), one fused matmul."""
-    return torch.addmm(rsq.unsqueeze(0), q, r.T, beta=1.0, alpha=-2.0, out=out)
+    """``out = ‖r‖² − 2 q·r`` (the squared distance minus ``‖q‖²``), one fused matmul.
+
+    The norms are copied into ``out`` first and the matmul accumulates onto them in place: with a
+    broadcast ``input`` and ``out=``, addmm allocates a whole second tile (measured: +258 MB)."""
+    out.copy_(rsq.unsqueeze(0).expand_as(out))
+    return out.addmm_(q, r.T, beta=1.0, alpha=-2.0)
 
 
 def _bound(d: int, qsq: torch.Tensor, other_sq: float, dtype: torch.dtype) -> torch.Tensor:
@@ -224,8 +229,8 @@ def _bound(d: int, qsq: torch.Tensor, other_sq: float, dtype: torch.dtype) -> to
 
 
 def _pair_chunk(budget: int, d: int) -> int:
-    """Pairs per chunk of float64 re-checks (two gathered float64 rows and a difference each)."""
-    return max(1, (budget // 16) // (d * 24))
+    """Pairs per chunk of float64 re-checks (a gathered row in float32 and float64, and the query)."""
+    return max(1, (budget // 32) // (d * 24))
 
 
 def _exact_sq(qx: torch.Tensor, rx: torch.Tensor, qi: torch.Tensor, ri: torch.Tensor,
@@ -242,15 +247,24 @@ def _exact_sq(qx: torch.Tensor, rx: torch.Tensor, qi: torch.Tensor, ri: torch.Te
 def _exact_sq_rows(qx: torch.Tensor, q0: int, rx: torch.Tensor, cand: torch.Tensor, device: torch.device,
                    chunk_pairs: int) -> torch.Tensor:
     """Float64 ‖qx[q0 + i] − rx[cand[i, j]]‖² for a block of queries and their (m, c) candidates,
-    on the original data, in chunks of about ``chunk_pairs`` pairs."""
+    on the original data, in chunks of about ``chunk_pairs`` pairs through reused buffers (fresh
+    temporaries per chunk fragment the heap and inflate the resident memory)."""
     m, c = cand.shape
+    d = rx.shape[1]
     out = torch.empty(m, c, dtype=torch.float64, device=device)
-    rows = max(1, chunk_pairs // c)
+    rows = max(1, min(m, chunk_pairs // c))
+    g_raw = torch.empty(rows * c, d, dtype=rx.dtype, device=rx.device)
+    g64 = torch.empty(rows * c, d, dtype=torch.float64, device=device)
+    q64 = torch.empty(rows, d, dtype=torch.float64, device=device)
     for a in range(0, m, rows):
         b = min(m, a + rows)
-        q64 = qx[q0 + a:q0 + b].to(device=device, dtype=torch.float64)
-        g = rx.index_select(0, cand[a:b].reshape(-1).to(rx.device)).to(device=device, dtype=torch.float64)
-        out[a:b] = (g.view(b - a, c, -1) - q64.unsqueeze(1)).square_().sum(2)
+        n = (b - a) * c
+        torch.index_select(rx, 0, cand[a:b].reshape(-1).to(rx.device), out=g_raw[:n])
+        g = g64[:n]
+        g.copy_(g_raw[:n])
+        q64[: b - a].copy_(qx[q0 + a:q0 + b])
+        g.view(b - a, c, d).sub_(q64[: b - a].unsqueeze(1)).square_()
+        torch.sum(g.view(b - a, c, d), 2, out=out[a:b])
     return out
 
 
