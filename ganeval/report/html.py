@@ -73,6 +73,9 @@ def _metric_table(ev: Evaluation) -> str:
         shown = ", ".join(f"{k} = {format_value(d, k, primary) if k == primary else fmt(v)}" for k, v in scalars
                           if k not in ("ci_low", "ci_high"))
         cav = " ".join(caveats_for(ev, name))
+        notes = d.get("notes")
+        if isinstance(notes, list) and notes:
+            shown += " · notes: " + "; ".join(str(n) for n in notes)
         rows.append(f"<tr><td>{_e(name)}</td><td style='text-align:left'>{_e(shown)}</td>"
                     f"<td class='caveat'>{_e(cav)}</td></tr>")
     return ("<table><thead><tr><th>metric</th><th style='text-align:left'>numbers</th><th style='text-align:left'>caveat</th></tr></thead>"

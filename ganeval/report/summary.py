@@ -67,8 +67,8 @@ def format_value(d: dict[str, Any], field: str, primary: str = "value") -> str:
         return text
     if d.get("ci_low") is not None and d.get("ci_high") is not None:
         level = d.get("ci_level") or d.get("confidence")
-        lvl = f"{100 * float(level):g}% " if _is_num(level) else ""
-        return f"{text} [{lvl}{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]"
+        lvl = f" ({100 * float(level):g}%)" if _is_num(level) else ""
+        return f"{text} [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]{lvl}"
     se = next((d[k] for k in _SE if d.get(k) is not None), None)
     return f"{text} ± {fmt(se)}" if se is not None else text
 
@@ -124,10 +124,13 @@ def _kid_caveat(d: dict[str, Any], ev: Evaluation) -> str | None:
 
 
 def caveats_for(ev: Evaluation, metric: str) -> list[str]:
-    """The caveats for ``metric`` of ``ev``: registered ones plus the result's own ``caveat(s)``/``notes``."""
+    """The caveats for ``metric`` of ``ev``: registered ones plus the result's own ``caveat(s)``/``warning(s)``.
+
+    (A result's ``notes``, e.g. round-off clamps, stay in its numbers, not among the caveats.)
+    """
     d = ev.metric_dict(metric)
     out = [c for fn in CAVEATS.get(metric, []) if (c := fn(d, ev))]
-    for key in ("caveat", "caveats", "warning", "warnings", "notes"):
+    for key in ("caveat", "caveats", "warning", "warnings"):
         v = d.get(key)
         if isinstance(v, str) and v:
             out.append(v)
