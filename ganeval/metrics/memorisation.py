@@ -128,52 +128,62 @@ def _mann_whitney_z(gen: np.ndarray, real: np.ndarray) -> float:
     return float((u - m * n / 2.0) / math.sqrt(m * n * (m + n + 1) / 12.0))
 
 
-def _nearest_centre(x64: torch.Tensor, c: torch.Tensor, rows: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
-    """(squared distance, index) of each point's nearest centre; float64, row chunks."""
+_ROWS = 4096  # row chunk of the k-means passes: no full float64 copy of the training set
+
+
+def _nearest_centre(x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(squared distance, index) of each point's nearest centre, in row chunks (float64 sums)."""
     csq = c.square().sum(1)
     d, i = [], []
-    for a in range(0, len(x64), rows):
-        xb = x64[a:a + rows]
+    for a in range(0, len(x), _ROWS):
+        xb = x[a:a + _ROWS].double()
         v, j = torch.addmm(csq.unsqueeze(0), xb, c.T, alpha=-2.0).min(1)
         d.append(v + xb.square().sum(1))
         i.append(j)
     return torch.cat(d), torch.cat(i)
 
 
+def _sq_to(x: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+    return torch.cat([(x[a:a + _ROWS].double() - point).square().sum(1) for a in range(0, len(x), _ROWS)])
+
+
 def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50) -> torch.Tensor:
     """Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007), private seeded RNG.
 
     Args:
-        x: (N, D) points, N >= k.
+        x: (N, ...) points (flattened), N >= k, on any device.
         k: number of centres.
         seed: seed of the k-means++ draws.
         max_iter: Lloyd iterations at most (stops early when no assignment changes).
 
     Returns:
-        (k, D) float64 centres.
+        (k, D) float64 centres on x's device.
     """
-    x64 = x.reshape(len(x), -1).double()
+    x = x.reshape(len(x), -1)
     gen = torch.Generator().manual_seed(int(seed))
-    first = int(torch.randint(len(x64), (1,), generator=gen))
-    c = x64[first].unsqueeze(0)
-    d2 = (x64 - x64[first]).square().sum(1)
+    first = int(torch.randint(len(x), (1,), generator=gen))
+    c = x[first].double().unsqueeze(0)
+    d2 = _sq_to(x, c[0])
     for _ in range(1, k):
         total = float(d2.sum())
-        j = int(torch.multinomial(d2 / total, 1, generator=gen)) if total > 0 else \
-            int(torch.randint(len(x64), (1,), generator=gen))
-        c = torch.cat([c, x64[j].unsqueeze(0)])
-        d2 = torch.minimum(d2, (x64 - x64[j]).square().sum(1))
+        j = int(torch.multinomial(d2.cpu() / total, 1, generator=gen)) if total > 0 else \
+            int(torch.randint(len(x), (1,), generator=gen))
+        c = torch.cat([c, x[j].double().unsqueeze(0)])
+        d2 = torch.minimum(d2, _sq_to(x, c[-1]))
     assign = None
     for _ in range(max_iter):
-        dist, new = _nearest_centre(x64, c)
+        dist, new = _nearest_centre(x, c)
         if assign is not None and torch.equal(new, assign):
             break
         assign = new
         counts = torch.bincount(assign, minlength=k)
-        c = torch.zeros_like(c).index_add_(0, assign, x64) / counts.clamp(min=1).unsqueeze(1).double()
+        sums = torch.zeros_like(c)
+        for a in range(0, len(x), _ROWS):
+            sums.index_add_(0, assign[a:a + _ROWS], x[a:a + _ROWS].double())
+        c = sums / counts.clamp(min=1).unsqueeze(1).double()
         empty = (counts == 0).nonzero().flatten()
         if empty.numel():  # re-seed an empty cell at the points farthest from their centres
-            c[empty] = x64[torch.argsort(dist, descending=True, stable=True)[: empty.numel()]]
+            c[empty] = x[torch.argsort(dist, descending=True, stable=True)[: empty.numel()]].double()
     return c
 
 
