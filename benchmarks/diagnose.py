@@ -47,13 +47,16 @@ def parse_seeds(text: str) -> list[int]:
 def is_finished(run: Path, data: str, preset: str, seed: int) -> bool:
     """A finished (or diverged) run of exactly today's preset config: a retuned preset is retrained."""
     from reference_trainers.presets import preset_config
+    from reference_trainers.train import TrainConfig
 
     try:
         cfg = json.loads((run / "config.json").read_text())
     except (OSError, json.JSONDecodeError):
         return False
+    # Through TrainConfig, so fields added to it since the run (with their defaults) compare equal.
+    have = TrainConfig.from_dict(cfg).to_dict()
     want = preset_config(preset, data, seed).to_dict()
-    same = all(cfg.get(k) == v for k, v in want.items() if k not in ("threads", "data_root"))
+    same = all(have.get(k) == v for k, v in want.items() if k not in ("threads", "data_root"))
     return same and cfg.get("status") in ("finished", "diverged")
 
 
@@ -127,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = [(d, p) for d in args.data for p in args.presets if (d, p) not in have]
     if missing:
         print("no preset for: " + ", ".join(f"{d}/{p}" for d, p in missing))
+    # Seeds outermost, so a run cut short still has every preset at the seeds it reached.
     tasks = [dict(data=d, preset=p, seed=s, threads=threads, run=str(cache / f"{d}-{p}-{s}"))
-             for d in args.data for p in args.presets if (d, p) in have for s in seeds]
+             for s in seeds for d in args.data for p in args.presets if (d, p) in have]
     todo = [t for t in tasks if not is_finished(Path(t["run"]), t["data"], t["preset"], t["seed"])]
     print(f"{len(tasks)} runs ({len(tasks) - len(todo)} cached), seeds {seeds[0]}-{seeds[-1]}, cache {cache}", flush=True)
     t0 = time.perf_counter()

@@ -16,7 +16,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     optimal_d: bool | str = {"auto": "auto", "on": True, "off": False}[args.optimal_d]
     use_ckpt: bool | str = {"auto": "auto", "on": True, "off": False}[args.checkpoints]
     d = diagnose(args.run_dir, data=args.data, n_samples=args.n_samples, seed=args.seed, device=args.device,
-                 use_checkpoints=use_ckpt, max_checkpoints=args.max_checkpoints, optimal_d=optimal_d)
+                 use_checkpoints=use_ckpt, max_checkpoints=args.max_checkpoints, optimal_d=optimal_d,
+                 metrics=[m.strip() for m in (args.metrics or "").split(",") if m.strip()])
     if args.figures:
         from .report.fig_diagnostics import run_figures
         from .report.plots import save
@@ -48,6 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--max-checkpoints", type=int, default=40, help="most checkpoints scored (evenly spaced)")
     p.add_argument("--optimal-d", choices=["auto", "on", "off"], default="auto",
                    help="compare the stored discriminator with D* = p_data / (p_data + p_g) (mixtures)")
+    p.add_argument("--metrics", default=None,
+                   help="more metrics to score at every checkpoint and plot against the step, e.g. fid (images)")
     p.add_argument("--n-samples", type=int, default=2500, help="samples per checkpoint (default 2500)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")

@@ -293,6 +293,10 @@ def test_unusable_or_short_histories():
         diagnose(pd.DataFrame({"step": [1, 2], "d_real": ["a", "b"]}))
     with pytest.raises(GanevalError, match="history DataFrame"):
         diagnose(42)
+    with pytest.raises(GanevalError, match="use_checkpoints"):
+        diagnose(synthetic("healthy"), use_checkpoints="yes")
+    with pytest.raises(GanevalError, match="n_samples"):
+        diagnose(synthetic("healthy"), n_samples=0)
     d = diagnose(synthetic("healthy").iloc[:3], data="ring8")
     assert d.verdict == "inconclusive" and "3 trajectory point" in d.summary
     # the row number stands in for a missing step column, with a note
@@ -329,7 +333,7 @@ def make_run(root: Path, schedule, data="ring8", history=None, config=None) -> P
     return root
 
 
-FAST = dict(n_samples=500, optimal_d_samples=300, optimal_d_checkpoints=3, optimal_d_grid=31)
+FAST = dict(n_samples=500, optimal_d_samples=250, optimal_d_checkpoints=3, optimal_d_grid=31)
 
 
 def test_checkpoints_alone_healthy_run_and_d_approaches_dstar(tmp_path):
@@ -349,13 +353,21 @@ def test_checkpoints_alone_healthy_run_and_d_approaches_dstar(tmp_path):
     assert d.signal("d_vs_optimal") is not None
     again = diagnose(run, **FAST)
     assert again.to_dict() == d.to_dict()
+    from ganeval.report.fig_diagnostics import run_figures
+
+    stems = [s for s, _, _ in run_figures(d)]
+    assert "diagnosis_optimal_d_trajectory" in stems and "diagnosis_grad_norms" not in stems
+    assert "diagnosis_optimal_d_maps_step0" in stems and "diagnosis_optimal_d_slice_step500" in stems
 
 
 def test_checkpoints_alone_collapsed_run(tmp_path):
-    run = make_run(tmp_path / "run", [(s, [2], 1.0, 1.0) for s in range(0, 501, 100)],
+    run = make_run(tmp_path / "run", [(s, [2], 1.0, 1.0) for s in range(0, 301, 100)],
                    config={"data": "ring8", "expected_regime": "collapsed"})
-    d = diagnose(run, optimal_d=False, n_samples=500)
+    d = diagnose(run, optimal_d=False, n_samples=500, metrics=["kid"])
     assert d.verdict == "collapsed" and d.matches_expected is True and d.optimal_d == []
+    # an extra metric is scored at every checkpoint and reported as a trajectory
+    assert d.trajectory_frame("checkpoints")["kid"].notna().all()
+    assert d.signal("kid_trend").sentence.startswith("KID went from")
     assert d.signal("coverage_end").value == pytest.approx(1 / 8)
     assert "same modes throughout" in d.summary
 
@@ -416,7 +428,7 @@ def test_cli_diagnose(tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
 
 
-def test_run_figures(tmp_path):
+def test_run_figures_of_a_history():
     from matplotlib.figure import Figure
 
     from ganeval.report.fig_diagnostics import run_figures
@@ -425,11 +437,6 @@ def test_run_figures(tmp_path):
     stems = [s for s, _, _ in figs]
     assert stems == ["diagnosis_coverage", "diagnosis_d_outputs", "diagnosis_grad_norms", "diagnosis_losses"]
     assert all(isinstance(f, Figure) and cap for _, f, cap in figs)
-    run = make_run(tmp_path / "run", [(s, None, 2.0 - s / 400, s / 400) for s in range(0, 401, 100)])
-    figs = run_figures(diagnose(run, **FAST))
-    stems = [s for s, _, _ in figs]
-    assert "diagnosis_optimal_d_trajectory" in stems
-    assert "diagnosis_optimal_d_maps_step0" in stems and "diagnosis_optimal_d_slice_step400" in stems
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ..results import Result
 
 LOSS_COLUMNS = ("d_loss", "g_loss")
 TRAINING_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d")
+LOWER_IS_BETTER = ("fid", "kid", "fid_inf")
 
 
 @dataclass(frozen=True)
@@ -146,13 +147,15 @@ def oscillation_period(steps: np.ndarray, values: np.ndarray, min_peak: float = 
     return float(lag * np.median(np.diff(steps))), peak
 
 
-def compute_signals(t: Tables, n_modes: int | None, th: Thresholds) -> tuple[dict[str, Signal], list[str]]:
+def compute_signals(t: Tables, n_modes: int | None, th: Thresholds,
+                    metrics: tuple[str, ...] = ()) -> tuple[dict[str, Signal], list[str]]:
     """Every signal the tables allow, by name, and notes on the ones they do not.
 
     Args:
         t: the trajectory tables.
         n_modes: modes (or classes) of the data, for coverage fractions (None: unknown).
         th: thresholds.
+        metrics: per-checkpoint metric columns to report as trends (a ``fid`` column always is).
     """
     sig: dict[str, Signal] = {}
     notes: list[str] = []
@@ -161,7 +164,7 @@ def compute_signals(t: Tables, n_modes: int | None, th: Thresholds) -> tuple[dic
     _discriminator(t, th, sig, notes)
     _gradients(t, th, sig, notes)
     _losses(t, th, sig)
-    _fid(t, sig)
+    _metric_trends(t, sig, tuple(dict.fromkeys(("fid",) + tuple(metrics))))
     return sig, notes
 
 
@@ -343,16 +346,18 @@ def _losses(t: Tables, th: Thresholds, sig: dict[str, Signal]) -> None:
             src)
 
 
-def _fid(t: Tables, sig: dict[str, Signal]) -> None:
-    s = t.series("fid", 2)
-    if s is None:
-        return
-    steps, v, src = s
-    best = int(np.argmin(v))
-    sig["fid_trend"] = Signal(
-        "fid_trend", float(v[-1]), None, None, None, 0.0,
-        f"FID went from {v[0]:.3g} (step {int(steps[0])}) to {v[-1]:.3g} (step {int(steps[-1])}); "
-        f"best {v[best]:.3g} at step {int(steps[best])}.", src)
+def _metric_trends(t: Tables, sig: dict[str, Signal], names: tuple[str, ...]) -> None:
+    """First, last and best value of per-checkpoint metrics (FID, KID: lower is better)."""
+    for name in names:
+        s = t.series(name, 2)
+        if s is None:
+            continue
+        steps, v, src = s
+        line = f"{name.upper()} went from {v[0]:.3g} (step {int(steps[0])}) to {v[-1]:.3g} (step {int(steps[-1])})"
+        if name in LOWER_IS_BETTER:
+            best = int(np.argmin(v))
+            line += f"; best {v[best]:.3g} at step {int(steps[best])}"
+        sig[f"{name}_trend"] = Signal(f"{name}_trend", float(v[-1]), None, None, None, 0.0, line + ".", src)
 
 
 def strengths(signals: dict[str, Signal], names: list[str]) -> list[float]:

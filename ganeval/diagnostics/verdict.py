@@ -199,7 +199,7 @@ def _dataset(data: Any, config: dict[str, Any], notes: list[str]) -> Any:
 def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0, device: str = "auto",
              use_checkpoints: bool | str = "auto", max_checkpoints: int = 40, optimal_d: bool | str = "auto",
              optimal_d_checkpoints: int = 6, optimal_d_samples: int = 1000, optimal_d_grid: int = 101,
-             thresholds: Thresholds | None = None) -> Diagnosis:
+             metrics: tuple[str, ...] | list[str] = (), thresholds: Thresholds | None = None) -> Diagnosis:
     """Say what happened in a GAN training run, with the evidence.
 
     Args:
@@ -217,12 +217,22 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
             ``optimal_d_checkpoints`` evenly spaced checkpoints; "auto" = when possible.
         optimal_d_samples: samples per set in that check.
         optimal_d_grid: points per side of its 2-D maps (first and last checkpoint only).
+        metrics: more metrics of :func:`ganeval.evaluate` to score at every checkpoint and report as
+            trajectories, e.g. ``("fid",)`` on images where its features are available (this makes
+            checkpoints scored unless ``use_checkpoints=False``).
         thresholds: override the rule thresholds.
 
     Raises:
         GanevalError: the folder does not exist or holds neither checkpoints nor a history, the history
-            has none of the columns read, or a checkpoint cannot be loaded.
+            has none of the columns read, a checkpoint cannot be loaded, or a bad argument.
     """
+    for name, value in (("use_checkpoints", use_checkpoints), ("optimal_d", optimal_d)):
+        if value not in (True, False, "auto"):
+            raise GanevalError(f"`{name}` must be True, False or 'auto', got {value!r}.")
+    for name, value in (("n_samples", n_samples), ("max_checkpoints", max_checkpoints),
+                        ("optimal_d_samples", optimal_d_samples)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise GanevalError(f"`{name}` must be an integer >= 1, got {value!r}.")
     th = thresholds or Thresholds()
     path, run_obj, config = _load_source(run)
     notes: list[str] = []
@@ -243,7 +253,8 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
     n_modes = int(ds.n_classes) if ds is not None and ds.n_classes else None
     hist = tables.get("history")
     lacks = hist is None or not set(COVERAGE_COLUMNS) <= set(hist.columns) or not {"d_real", "d_fake"} <= set(hist.columns)
-    want_ckpt = bool(ckpts) and (use_checkpoints is True or (use_checkpoints == "auto" and lacks))
+    metrics = tuple(metrics)
+    want_ckpt = bool(ckpts) and (use_checkpoints is True or (use_checkpoints == "auto" and (lacks or bool(metrics))))
     if want_ckpt and ds is None:
         notes.append("checkpoints are not scored: the dataset is unknown (pass data=... / --data)")
         want_ckpt = False
@@ -252,7 +263,7 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
         if len(chosen) < len(ckpts):
             notes.append(f"{len(chosen)} of {len(ckpts)} checkpoints scored (evenly spaced)")
         table, cnotes = checkpoint_table(chosen, ds, n_samples=n_samples, seed=seed, device=device,
-                                         loss=str(config.get("loss", "nonsaturating")))
+                                         loss=str(config.get("loss", "nonsaturating")), extra_metrics=metrics)
         tables["checkpoints"] = table
         notes.extend(cnotes)
         if "n_modes" in table.columns and table["n_modes"].notna().any():
@@ -268,7 +279,7 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
     od = _optimal_d_runs(ckpts, ds, optimal_d, optimal_d_checkpoints, optimal_d_samples, optimal_d_grid, seed, notes)
     t = Tables(tables)
     n_points = t.n_points()
-    sig, snotes = compute_signals(t, n_modes, th)
+    sig, snotes = compute_signals(t, n_modes, th, metrics)
     notes.extend(snotes)
     status = config.get("status")
     if status == "diverged":

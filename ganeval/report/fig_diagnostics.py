@@ -137,6 +137,23 @@ def losses_figure(diag: Any) -> tuple[Figure, str] | None:
                  "read them beside coverage and D's outputs.")
 
 
+def metrics_figure(diag: Any) -> tuple[Figure, str] | None:
+    """Per-checkpoint metrics (FID, KID, ...) against the step."""
+    names = [s.name[: -len("_trend")] for s in diag.evidence if s.name.endswith("_trend")]
+    names = [n for n in names if _series(diag, n)]
+    if not names:
+        return None
+    fig = Figure(figsize=(4 * len(names), 3.2))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names):
+        _second_half(ax, diag)
+        _plot(ax, diag, name, name.upper(), "tab:brown")
+        ax.set_xlabel("step")
+        ax.set_title(name.upper(), fontsize=10)
+    fig.tight_layout()
+    return fig, "Metrics scored at every checkpoint against the training step."
+
+
 def optimal_d_maps_figure(result: Any, title: str = "") -> tuple[Figure, str] | None:
     """p_data, p_g, D* and D on a 2-D grid (2-D mixtures)."""
     grid = result.maps.get("grid")
@@ -237,7 +254,8 @@ def run_figures(run_or_diagnosis: Any, **diagnose_kwargs: Any) -> FigureList:
     diag = run_or_diagnosis if isinstance(run_or_diagnosis, Diagnosis) else diagnose(run_or_diagnosis, **diagnose_kwargs)
     out: FigureList = []
     for stem, fn in (("diagnosis_coverage", coverage_figure), ("diagnosis_d_outputs", d_outputs_figure),
-                     ("diagnosis_grad_norms", grad_norms_figure), ("diagnosis_losses", losses_figure)):
+                     ("diagnosis_grad_norms", grad_norms_figure), ("diagnosis_losses", losses_figure),
+                     ("diagnosis_metrics", metrics_figure)):
         made = fn(diag)
         if made is not None:
             out.append((stem, *made))
