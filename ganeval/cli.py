@@ -82,30 +82,40 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    """Score two analytic ring8 generators (all modes / two modes): no download, seconds."""
-    from .checkpoints import save_generator
-    from .data import load_dataset
-    from .evaluate import evaluate
-    from .report import write_report
-    from .toy import MixtureGenerator
+DEMO_PRESETS = ("healthy", "collapsed", "oscillating")
 
-    out = Path(args.out)
-    ds = load_dataset("ring8")
-    ckpts = out.parent / f".{out.name}-checkpoints"
-    evs = []
-    for name, modes in (("perfect", None), ("two-modes", [0, 4])):
-        kw = {"means": ds.means.tolist(), "std": ds.std, "modes": modes}  # type: ignore[attr-defined]
-        path = save_generator(ckpts / f"{name}.pt", MixtureGenerator(**kw), factory="ganeval.toy:MixtureGenerator",
-                              factory_kwargs=kw, latent_dim=3, data="ring8")
-        evs.append(evaluate(path, ds, seed=args.seed, device=args.device))
-    write_report(evs, out)
-    for ev in evs:
-        mc = ev.metric_dict("mode_coverage")
-        print(f"{Path(ev.source).stem:10s} modes covered {mc['modes_covered']}/{mc['n_modes']}, "
-              f"high-quality {mc['hq_fraction']:.3f}, reverse KL {mc['reverse_kl']:.3f}")
-    print(f"report written to {out}/", file=sys.stderr)
-    return 0
+
+def _demo_run_is_cached(out: Path, config: dict[str, Any]) -> bool:
+    """A finished run in ``out`` trained with exactly ``config``."""
+    import json
+
+    try:
+        done = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return done.get("status") == "finished" and all(done.get(k) == v for k, v in config.items())
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default: train the three ring8 presets (cached) and report on them."""
+    from reference_trainers.presets import preset_config
+    from reference_trainers.train import train
+
+    runs = Path(args.runs)
+    paths = []
+    for preset in DEMO_PRESETS:
+        out = runs / f"ring8-{preset}-seed{args.seed}"
+        cfg = preset_config(preset, "ring8", seed=args.seed, steps=args.steps)
+        if _demo_run_is_cached(out, cfg.to_dict()):
+            print(f"ring8 {preset:12s} cached in {out}", file=sys.stderr)
+        else:
+            print(f"ring8 {preset:12s} training into {out} ...", file=sys.stderr)
+            res = train(cfg, out, overwrite=True)
+            print(f"ring8 {preset:12s} trained in {res.runtime_s:.0f} s", file=sys.stderr)
+        paths.append(str(out))
+    report_args = build_parser().parse_args(
+        ["report", *paths, "--data", "ring8", "--out", args.out, "--seed", str(args.seed), "--device", args.device])
+    return int(report_args.handler(report_args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,8 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-diagnostics", action="store_true", help="skip the run diagnosis of run folders")
     p.set_defaults(handler=_report)
 
-    p = sub.add_parser("demo", help="the embedded default: score reference ring8 generators (no download)")
-    p.add_argument("--out", default="reports/demo", help="report folder")
+    p = sub.add_parser("demo", help="the main job on the embedded default: train the ring8 presets "
+                                    "(healthy, collapsed, oscillating; cached) and report on them (no download)")
+    p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
+    p.add_argument("--runs", default="runs/demo", help="where the preset runs are trained / cached (default runs/demo)")
+    p.add_argument("--steps", type=int, default=None, help="generator steps per run (default: each preset's own)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_demo)
@@ -135,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gate_parsers(sub)
 
+    from .cli_train import add_parser as add_train_parser
+    add_train_parser(sub)
     p = sub.add_parser("datasets", help="list the built-in datasets")
     p.set_defaults(handler=_datasets)
     p = sub.add_parser("metrics", help="list the metrics")

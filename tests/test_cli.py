@@ -115,6 +115,14 @@ def test_datasets_and_metrics_listing(capsys: pytest.CaptureFixture[str]) -> Non
     assert "mode_coverage" in capsys.readouterr().out
 
 
-def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    assert (tmp_path / "demo" / "report.json").is_file()
+def test_demo_trains_presets_once_then_caches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["demo", "--out", str(tmp_path / "demo"), "--runs", str(tmp_path / "runs"), "--steps", "20", "--device", "cpu"]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert "ring8-collapsed" in json.dumps(report)
+    ckpts = sorted((tmp_path / "runs").rglob("*.pt"))
+    stamps = [p.stat().st_mtime_ns for p in ckpts]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert capsys.readouterr().err.count("cached") == 3
+    assert [p.stat().st_mtime_ns for p in ckpts] == stamps
