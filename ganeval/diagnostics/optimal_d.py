@@ -161,7 +161,8 @@ def js_divergence(log_p: Callable[[torch.Tensor], torch.Tensor], log_q: Callable
         samples_q: (M, D) samples from q.
 
     Returns:
-        (jsd, standard_error).
+        (jsd, standard_error); the estimate is clipped to [0, log 2] (sampling noise can push it just
+        outside).
 
     Raises:
         GanevalError: fewer than 2 samples, NaN input, or log densities of the wrong shape.
@@ -170,9 +171,14 @@ def js_divergence(log_p: Callable[[torch.Tensor], torch.Tensor], log_q: Callable
     xq = as_matrix(samples_q, "samples_q", min_rows=2, dtype=torch.float64)
     tp = _log_d_terms(log_p, log_q, xp, real=True)
     tq = _log_d_terms(log_p, log_q, xq, real=False)
-    jsd = LOG2 + 0.5 * float(tp.mean()) + 0.5 * float(tq.mean())
-    se = 0.5 * math.sqrt(float(tp.var()) / len(tp) + float(tq.var()) / len(tq))
+    jsd, se = _jsd_raw(tp, tq)
     return min(max(jsd, 0.0), LOG2), se
+
+
+def _jsd_raw(tp: torch.Tensor, tq: torch.Tensor) -> tuple[float, float]:
+    """The unclipped Monte Carlo JSD and its standard error from log D* on p and log(1 - D*) on q."""
+    jsd = LOG2 + 0.5 * float(tp.mean()) + 0.5 * float(tq.mean())
+    return jsd, 0.5 * math.sqrt(float(tp.var()) / len(tp) + float(tq.var()) / len(tq))
 
 
 def _log_d_terms(log_p: Callable[[torch.Tensor], torch.Tensor], log_q: Callable[[torch.Tensor], torch.Tensor],
@@ -204,7 +210,10 @@ class OptimalDResult(Result):
         mean_abs_diff: mean |D - D*| over points drawn half from p_data and half from p_g, i.e.
             weighted by (p_data + p_g) / 2, where the data lives (None without a discriminator).
         mean_abs_diff_data, mean_abs_diff_gen: the same over the p_data and the p_g halves.
-        jsd, jsd_se: Monte Carlo JSD(p_data || p_g) in nats (p_g is the KDE) and its standard error.
+        jsd, jsd_se: Monte Carlo JSD(p_data || p_g) in nats (p_g is the KDE), clipped to [0, log 2],
+            and its standard error.
+        jsd_raw: the unclipped estimate (noise and the KDE's smoothing can push it slightly below 0
+            when the generator matches the data).
         value_optimal: V(D*, G) = -log 4 + 2 JSD.
         value_d: V(D, G) = E_data[log D] + E_g[log(1 - D)] of the given discriminator (<= V(D*, G)
             up to estimation error).
@@ -220,6 +229,7 @@ class OptimalDResult(Result):
     mean_abs_diff_gen: float | None
     jsd: float
     jsd_se: float
+    jsd_raw: float
     value_optimal: float
     value_d: float | None
     d_real: float | None
@@ -349,7 +359,10 @@ def optimal_discriminator_check(generator: Any, discriminator: Any, dataset: Any
     def log_pd(x: torch.Tensor) -> torch.Tensor:
         return ds.log_prob(x)
 
-    jsd, se = js_divergence(log_pd, log_pg, data_pts, mc)
+    tp = _log_d_terms(log_pd, log_pg, data_pts, real=True)
+    tq = _log_d_terms(log_pd, log_pg, mc, real=False)
+    jsd_raw, se = _jsd_raw(tp, tq)
+    jsd = min(max(jsd_raw, 0.0), LOG2)
     res: dict[str, Any] = dict(mean_abs_diff=None, mean_abs_diff_data=None, mean_abs_diff_gen=None, value_d=None,
                                d_real=None, d_fake=None)
     if discriminator is not None:
@@ -364,7 +377,7 @@ def optimal_discriminator_check(generator: Any, discriminator: Any, dataset: Any
                    value_d=float(-F.softplus(-l_data).mean() - F.softplus(l_gen).mean()),
                    d_real=float(torch.sigmoid(l_data).mean()), d_fake=float(torch.sigmoid(l_gen).mean()))
     maps = _maps(ds, fit, mc, h, discriminator, outputs, grid_size)
-    return OptimalDResult(step=step, jsd=jsd, jsd_se=se, value_optimal=value_from_jsd(jsd), bandwidth=h,
+    return OptimalDResult(step=step, jsd=jsd, jsd_se=se, jsd_raw=jsd_raw, value_optimal=value_from_jsd(jsd), bandwidth=h,
                           bandwidth_rule=rule, n_samples=int(mc.shape[0]), seed=int(seed), maps=maps, **res)
 
 
