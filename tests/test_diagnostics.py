@@ -270,6 +270,13 @@ def test_rules_read_the_signals_not_the_regime_name():
     h["modes_covered"] = np.minimum(h["modes_covered"], 7)
     assert diagnose(h, data="ring8").verdict == "healthy"
     assert diagnose(h, data="ring8", thresholds=Thresholds(healthy_coverage=0.9)).verdict == "collapsed"
+    # modes covered by stray samples while most samples sit off the modes: healthy, flagged, less sure
+    tight = diagnose(synthetic("healthy"), data="ring8")
+    h = synthetic("healthy")
+    h["hq_fraction"] = 0.1
+    loose = diagnose(h, data="ring8")
+    assert loose.verdict == "healthy" and "off the modes" in loose.summary
+    assert loose.confidence < tight.confidence
 
 
 def test_history_without_coverage_columns_says_what_it_cannot_see():

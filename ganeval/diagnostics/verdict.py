@@ -34,6 +34,7 @@ from .trajectory import COVERAGE_COLUMNS, checkpoint_table, normalize_history, s
 
 VERDICTS = ("healthy", "collapsed", "oscillating", "vanishing", "diverged", "inconclusive")
 VANISHING_HQ = 0.1  # below this high-quality fraction G's samples never reached the data
+LOOSE_HQ = 0.5  # a healthy verdict with fewer samples than this near a mode is flagged as loose
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,14 @@ def decide(sig: dict[str, Signal], th: Thresholds) -> tuple[str, float, list[str
             extra = " (the same modes throughout)" if hop is not None and not hop.fired else ""
             return ("collapsed", _confidence(strengths(sig, ["coverage_end"]), penalty=penalty), names,
                     f"Mode collapse: the run ends missing modes{extra}.")
-        names = ["coverage_end", "top2_share", "dominant_mode_hops"]
-        return ("healthy", _confidence(strengths(sig, ["coverage_end"]), penalty=0.0 if not fired("d_gap") else 0.1),
-                names, "Healthy: the run ends covering the modes, with no sign of divergence or hopping.")
+        names = ["coverage_end", "hq_fraction_end", "top2_share", "dominant_mode_hops"]
+        # Modes "covered" by a few stray samples while most lie off the modes is a weaker health claim.
+        loose = hq is not None and (hq.value or 0) < LOOSE_HQ
+        penalty = (0.1 if fired("d_gap") else 0.0) + (0.15 if loose else 0.0)
+        summary = "Healthy: the run ends covering the modes, with no sign of divergence or hopping."
+        if loose:
+            summary += f" But most samples lie off the modes (high-quality fraction {hq.value:.0%})."
+        return "healthy", _confidence(strengths(sig, ["coverage_end"]), penalty=penalty), names, summary
     if fired("grad_g_collapse") and fired("d_gap"):
         names = ["grad_g_collapse", "d_gap"]
         return ("vanishing", _confidence(strengths(sig, names), cap=0.8), names,
