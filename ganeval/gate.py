@@ -303,6 +303,20 @@ def run_gate(checkpoint: Any, data: Any, baseline: Baseline | str | os.PathLike[
     The sample count, features, bootstrap and interval level come from the baseline (FID depends
     on N: values are comparable only at equal N and features).
 
+    Args:
+        checkpoint: path or :class:`~ganeval.Generator` of the candidate.
+        data: dataset name, path or :class:`~ganeval.Dataset`; must be the baseline's.
+        baseline: a :class:`Baseline` or the path of its JSON.
+        metric: must match the baseline's metric when given.
+        max_increase, max_rel_increase: the tolerance of :func:`decide`.
+        seed: the candidate's sampling seed.
+        n_samples, features: must match the baseline's when given.
+        data_root, download: passed to :func:`ganeval.load_dataset`.
+        **kwargs: passed to :func:`ganeval.evaluate` (device, trust, extractor_options, ...).
+
+    Returns:
+        :class:`GateResult` (``.passed``, both intervals, the rule with its numbers).
+
     Raises:
         GanevalError: unreadable baseline; ``data``, ``metric``, ``features`` or ``n_samples``
             that do not match the baseline; features whose weights differ (sha256); any
