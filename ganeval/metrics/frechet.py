@@ -6,8 +6,9 @@ The Fréchet (2-Wasserstein) distance between N(mu1, S1) and N(mu2, S2) is
 
 The hard part is ``tr sqrt(S1 S2)``. pytorch-fid takes ``scipy.linalg.sqrtm`` of the non-symmetric
 product (slow, and complex or NaN when the product is near singular); torch-fidelity takes the
-general eigenvalues of the product. Here: factor ``S1 = A A^T`` (Cholesky; an eigendecomposition
-when S1 is singular; the centred features themselves when there are fewer rows than dimensions),
+general eigenvalues of the product. Here: factor ``S1 = A A^T`` (Cholesky; pivoted Cholesky, which
+stops at the numerical rank, when S1 is singular; the centred features themselves when there are
+fewer rows than dimensions),
 then ``A^T S2 A`` is symmetric positive semi-definite with the same non-zero eigenvalues as
 ``S2 S1`` -- it is ``sqrt(S1) S2 sqrt(S1)`` up to an orthogonal similarity -- so
 ``tr sqrt(S1 S2) = sum_i sqrt(lambda_i(A^T S2 A))`` from one symmetric eigenvalue problem in
@@ -87,20 +88,28 @@ def _cholesky(sigma: np.ndarray) -> np.ndarray | None:
     return c if info == 0 else None
 
 
-def _eigh_factor(sigma: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
-    """``A`` (D x r) with ``A A^T = sigma`` from its eigendecomposition (singular covariances)."""
-    w, v = scipy.linalg.eigh(sigma, driver="evd", check_finite=False)
-    top = float(max(w.max(initial=0.0), 0.0))
-    if w.min(initial=0.0) < -NEG_TOL * max(top, 1e-300):
-        raise GanevalError(f"`{name}` is not positive semi-definite (eigenvalue {w.min():.3g} against a largest of "
-                           f"{top:.3g}); pass a covariance matrix.")
-    keep = w > 0
-    if (~keep).any() and (w < 0).any():
-        notes.append(f"{int((w < 0).sum())} slightly negative eigenvalue(s) of {name} (round-off) clamped to 0")
-    return np.asfortranarray(v[:, keep] * np.sqrt(w[keep]))
+def _pivoted_factor(sigma: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
+    """``A`` (D x r) with ``A A^T = sigma`` up to round-off, for singular covariances.
+
+    Pivoted Cholesky (LAPACK ``dpstrf``) stops at the numerical rank r (remaining pivots below
+    D * eps * max diag), which costs a fraction of an eigendecomposition. What it leaves out is
+    the Schur complement, whose trace ``tr(sigma) - ||A||_F^2`` is round-off for a covariance
+    and clearly negative for a matrix that is not positive semi-definite.
+    """
+    c, piv, rank, _ = lapack.dpstrf(sigma, lower=1)
+    a = np.zeros((sigma.shape[0], rank), order="F")
+    a[piv - 1] = np.tril(c)[:, :rank]
+    rest = float(np.trace(sigma)) - float(np.einsum("ij,ij->", a, a))
+    scale = max(float(np.abs(np.diag(sigma)).sum()), 1e-300)
+    if rest < -NEG_TOL * scale:
+        raise GanevalError(f"`{name}` is not positive semi-definite (what remains after its rank-{rank} part has "
+                           f"trace {rest:.3g}); pass a covariance matrix.")
+    if rank < sigma.shape[0]:
+        notes.append(f"{name} is singular (numerical rank {rank} of {sigma.shape[0]})")
+    return a
 
 
-def _trace_sqrt(factor: np.ndarray, triangular: bool, other: np.ndarray, notes: list[str]) -> float:
+def _trace_sqrt(factor: np.ndarray, triangular: bool, other: np.ndarray, notes: list[str], name: str = "sigma") -> float:
     """``sum sqrt(eig(A^T S A))`` = ``tr sqrt(A A^T S)`` for a factor ``A`` and a covariance ``S``."""
     if triangular:  # two triangular products cost half of two general ones
         # ``other`` is symmetric, so its transpose is a free Fortran-ordered view of it.
@@ -114,8 +123,8 @@ def _trace_sqrt(factor: np.ndarray, triangular: bool, other: np.ndarray, notes: 
     neg = w < 0
     if neg.any():
         if w.min() < -NEG_TOL * max(top, 1e-300):
-            raise GanevalError(f"covariance is not positive semi-definite (eigenvalue {w.min():.3g} of the product "
-                               f"against a largest of {top:.3g}); pass covariance matrices.")
+            raise GanevalError(f"`{name}` is not positive semi-definite (eigenvalue {w.min():.3g} of its product with "
+                               f"the other covariance, against a largest of {top:.3g}); pass a covariance matrix.")
         notes.append(f"{int(neg.sum())} eigenvalue(s) of the covariance product within round-off below 0 clamped to 0")
     return float(np.sqrt(np.clip(w, 0.0, None)).sum())
 
@@ -125,39 +134,56 @@ class _Gaussian:
     """Mean and covariance, plus what is known about a factor ``A`` with ``A A^T = sigma``.
 
     ``rows`` (n x D, set when n < D) are centred, scaled data rows with ``rows^T rows = sigma``:
-    an exact factor of rank < D, cheaper than any decomposition of sigma.
+    an exact factor of rank < D, cheaper than any decomposition of sigma. Cholesky factors are
+    kept per set of live dimensions, so fixed reference statistics are factored once.
     """
 
     mu: np.ndarray
     sigma: np.ndarray
+    name: str = "sigma"
     rows: np.ndarray | None = None
-    factor: np.ndarray | None = None
-    triangular: bool = False
+    _chol: dict[bytes, np.ndarray | None] = field(default_factory=dict)
 
-    def cholesky(self) -> bool:
-        if self.factor is None:
-            chol = _cholesky(self.sigma)
-            if chol is None:
-                return False
-            self.factor, self.triangular = chol, True
-        return True
+    def restrict(self, live: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Covariance and rows on the live dimensions only."""
+        if live is None:
+            return self.sigma, self.rows
+        rows = None if self.rows is None else self.rows[:, live]
+        return self.sigma[np.ix_(live, live)], rows
+
+    def cholesky(self, live: np.ndarray | None) -> np.ndarray | None:
+        key = b"all" if live is None else np.packbits(live).tobytes()
+        if key not in self._chol:
+            self._chol[key] = _cholesky(self.restrict(live)[0])
+        return self._chol[key]
 
 
 def _frechet(g1: _Gaussian, g2: _Gaussian, notes: list[str]) -> float:
     if np.array_equal(g1.mu, g2.mu) and np.array_equal(g1.sigma, g2.sigma):
         return 0.0  # identical statistics: exactly zero, not round-off
     diff = g1.mu - g2.mu
-    with_rows = [g for g in (g1, g2) if g.rows is not None]
-    if with_rows:  # fewer rows than dimensions: the smaller data factor gives the smallest eigenproblem
-        a = min(with_rows, key=lambda g: g.rows.shape[0])  # type: ignore[union-attr]
-        b = g2 if a is g1 else g1
-        tr_sqrt = _trace_sqrt(np.asfortranarray(a.rows.T), False, b.sigma, notes)  # type: ignore[union-attr]
-    else:
-        if not g1.cholesky() and not g2.cholesky():
-            g1.factor, g1.triangular = _eigh_factor(g1.sigma, "sigma1", notes), False
-        a, b = (g1, g2) if g1.factor is not None else (g2, g1)
-        tr_sqrt = _trace_sqrt(a.factor, a.triangular, b.sigma, notes)  # type: ignore[arg-type]
-    value = float(diff @ diff) + float(np.trace(g1.sigma)) + float(np.trace(g2.sigma)) - 2.0 * tr_sqrt
+    trace = float(np.trace(g1.sigma)) + float(np.trace(g2.sigma))
+    # Dimensions constant in both sets (dead ReLU units) have zero rows and columns in both
+    # covariances and add nothing to tr sqrt(S1 S2); dropping them keeps Cholesky applicable.
+    live = (np.diag(g1.sigma) > 0) | (np.diag(g2.sigma) > 0)
+    mask = None if live.all() else live
+    (s1, r1), (s2, r2) = g1.restrict(mask), g2.restrict(mask)
+    if r1 is not None or r2 is not None:
+        # Fewer rows than dimensions: the smaller data factor gives the smallest eigenproblem.
+        use_1 = r2 is None or (r1 is not None and r1.shape[0] <= r2.shape[0])
+        rows, other, name = (r1, s2, g2.name) if use_1 else (r2, s1, g1.name)
+        tr_sqrt = _trace_sqrt(np.asfortranarray(rows.T), False, other, notes, name)  # type: ignore[union-attr]
+    elif (c1 := g1.cholesky(mask)) is not None:
+        tr_sqrt = _trace_sqrt(c1, True, s2, notes, g2.name)
+    elif (c2 := g2.cholesky(mask)) is not None:
+        tr_sqrt = _trace_sqrt(c2, True, s1, notes, g1.name)
+    else:  # both singular: factor the one of lower rank (the smaller eigenproblem)
+        a1, a2 = _pivoted_factor(s1, g1.name, notes), _pivoted_factor(s2, g2.name, notes)
+        if a1.shape[1] <= a2.shape[1]:
+            tr_sqrt = _trace_sqrt(a1, False, s2, notes, g2.name)
+        else:
+            tr_sqrt = _trace_sqrt(a2, False, s1, notes, g1.name)
+    value = float(diff @ diff) + trace - 2.0 * tr_sqrt
     if value < 0:
         notes.append(f"Fréchet distance {value:.3g} below 0 from round-off clamped to 0")
         value = 0.0
@@ -189,7 +215,7 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
                            "come from the same feature extractor.")
     s1 = _covariance(sigma1, "sigma1", m1.shape[0])
     s2 = _covariance(sigma2, "sigma2", m1.shape[0])
-    return _frechet(_Gaussian(m1, s1), _Gaussian(m2, s2), [])
+    return _frechet(_Gaussian(m1, s1, "sigma1"), _Gaussian(m2, s2, "sigma2"), [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,11 +376,11 @@ class FIDResult(Result):
         return f"FID(N={self.n_fake} fake, {self.n_real} real) = {self.value:.4g}{ci}"
 
 
-def _gaussian(x: torch.Tensor, counts: torch.Tensor | None = None) -> _Gaussian:
+def _gaussian(x: torch.Tensor, counts: torch.Tensor | None = None, name: str = "features") -> _Gaussian:
     """Statistics of the rows of ``x`` (each repeated ``counts`` times: a bootstrap resample)."""
     if counts is None:
         st = FeatureStats().update(x)
-        g = _Gaussian(st.mu, st.sigma)
+        g = _Gaussian(st.mu, st.sigma, f"covariance of {name}")
         n, xs, w = x.shape[0], x, None
     else:
         keep = counts > 0
@@ -362,7 +388,7 @@ def _gaussian(x: torch.Tensor, counts: torch.Tensor | None = None) -> _Gaussian:
         n = int(w.sum())
         mu = (w @ xs) / n
         xc = xs - mu
-        g = _Gaussian(mu.numpy(), ((xc * w[:, None]).T @ xc / (n - 1)).numpy())
+        g = _Gaussian(mu.numpy(), ((xc * w[:, None]).T @ xc / (n - 1)).numpy(), f"covariance of {name}")
     if xs.shape[0] < x.shape[1]:
         xc = xs.double() - torch.from_numpy(g.mu)
         scale = (w / (n - 1)).sqrt()[:, None] if w is not None else 1.0 / math.sqrt(n - 1)
@@ -417,7 +443,7 @@ def fid(real_features: Any, fake_features: Any, *, bootstrap: int | None = None,
     if not 0 < confidence < 1:
         raise GanevalError(f"`confidence` must be in (0, 1), got {confidence!r}.")
     notes: list[str] = []
-    value = _frechet(_gaussian(r), _gaussian(f), notes)
+    value = _frechet(_gaussian(r, name="real_features"), _gaussian(f, name="fake_features"), notes)
     lo = hi = std = None
     if bootstrap:
         rng = np.random.default_rng(seed)
@@ -495,7 +521,7 @@ def fid_infinity(real_features: Any, fake_features: Any, *, ns: Any = None, repe
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise GanevalError(f"`repeats` must be an integer >= 1, got {repeats!r}.")
     notes: list[str] = []
-    g_real = _gaussian(r)
+    g_real = _gaussian(r, name="real_features")
     rng = np.random.default_rng(seed)
     fids = []
     for n in sizes:

@@ -3,3 +3,4 @@
 from . import basic  # noqa: F401
 from . import coverage  # noqa: F401
 from . import likelihood  # noqa: F401
+from . import frechet  # noqa: F401
