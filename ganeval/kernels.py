@@ -6,7 +6,10 @@ Why they look the way they do:
 * Distances use ``‖x‖² + ‖y‖² − 2x·y`` with float32 matrix products, which run near the machine's
   matmul rate. The data are centred first (on the reference's float64 mean): the expansion cancels
   catastrophically when the norms are large next to the distances (in 784-d Parzen estimates,
-  ~1e-2 nats of error without centring, ~1e-3 with).
+  ~1e-2 nats of error without centring, ~1e-3 with, < 1e-4 once the nearest kernel's distance is
+  also recomputed in float64). Data of dimension <= ``F64_MAX_DIM`` use float64 tiles instead:
+  there distances can be far below what float32 resolves next to the norms (2-D mixtures of
+  std 0.01), and the small matmuls are memory-bound, so float64 costs little.
 * Exactness where it matters. ``knn`` keeps a few more float32 candidates than asked, re-ranks them
   with float64 distances computed on the original data, and proves from a rigorous float32 error
   bound (``γ_d``-style) that no other point can be nearer; rows it cannot prove are redone by
