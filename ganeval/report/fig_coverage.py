@@ -79,8 +79,7 @@ def class_figures(ev: Any) -> FigureList:
     if k == 1000:
         fig, ax = plt.subplots(figsize=(11, 2.8))
         grid = np.ma.masked_equal(counts.reshape(10, 100), 0)
-        cmap = plt.get_cmap("viridis").copy()
-        cmap.set_bad("tab:red")
+        cmap = plt.get_cmap("viridis").with_extremes(bad="tab:red")
         im = ax.imshow(grid, aspect="auto", cmap=cmap, interpolation="nearest")
         fig.colorbar(im, ax=ax, label="samples")
         ax.set_xlabel("last two digits (10b + c)")
