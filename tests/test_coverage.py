@@ -343,6 +343,18 @@ def test_class_coverage_of_the_real_digit_test_split_is_complete(tmp_path: Path)
     assert (out / "class_coverage.png").stat().st_size > 1000
 
 
+def test_ndb_in_the_digit_cnn_feature_space() -> None:
+    ds = load_dataset("digits")
+    opts = {"ndb": {"space": "features", "bins": 20}}
+    full = evaluate(ds.test.numpy(), "digits", metrics=["ndb"], options=opts)
+    assert full.provenance["features"]["name"] == "digits"
+    assert full.metrics["ndb"].ndb <= _false_positive_bound(20, 0.05)
+    keep = ds.test_labels != 3
+    cut = evaluate(ds.test[keep].numpy(), "digits", metrics=["ndb"], options=opts).metrics["ndb"]
+    assert any(cut.z[i] < 0 for i in cut.different_bins)  # the bins of the missing 3s
+    assert cut.js_divergence > full.metrics["ndb"].js_divergence
+
+
 def test_class_coverage_of_real_mnist_and_stacked_mnist(mnist_root: Path, tmp_path: Path) -> None:
     mn = load_dataset("mnist", root=mnist_root)
     ev = evaluate(mn.test[:1000].numpy(), mn, metrics=["class_coverage"])

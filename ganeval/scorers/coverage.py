@@ -118,21 +118,24 @@ def _ndb(ctx: Context) -> NDBResult:
     if ref_split not in ("train", "val", "test"):
         raise GanevalError(f"ndb option `reference` must be train, val or test, got {ref_split!r}.")
     if space == "features":
-        fake, train = ctx.features_of("fake"), ctx.features_of("train")
+        fake = ctx.features_of("fake")
         ref = ctx.features_of(ref_split) if ref_split != "train" else None
         space_key = ("features", ctx.feature_name, repr(sorted(ctx.extractor_options.items())))
+        train_rows = lambda: ctx.features_of("train")  # noqa: E731  (only when the bins are not cached)
     else:
-        fake, train = ctx.samples, ds.train
+        fake = ctx.samples
         ref = ds.split(ref_split) if ref_split != "train" else None
         space_key = ("data",)
+        train_rows = lambda: ds.train  # noqa: E731
     bins = opt("bins", None)
     if bins is None:
         # The paper's K = 100, fewer where the data are too small for 5 rows per bin.
-        rows = min(fake.shape[0], train.shape[0], ref.shape[0] if ref is not None else train.shape[0])
+        n_train = ds.train.shape[0]
+        rows = min(fake.shape[0], n_train, ref.shape[0] if ref is not None else n_train)
         bins = max(2, min(100, rows // NDB_MIN_PER_BIN))
     bins, whiten, seed = int(bins), bool(opt("whiten", False)), int(ctx.seed)
     key = (id(ds), ds.name, space_key, bins, whiten, seed)
-    b = _bins_for(key, ds, lambda: ndb_bins(train, bins=bins, seed=seed, whiten=whiten))
+    b = _bins_for(key, ds, lambda: ndb_bins(train_rows(), bins=bins, seed=seed, whiten=whiten))
     res = ndb(fake, b, alpha=float(opt("alpha", 0.05)), reference=ref, device=ctx.device)
     ctx.artifacts["ndb"] = {"assignment": torch.as_tensor(res.assignment)}
     return res
