@@ -499,8 +499,8 @@ def fid_infinity(real_features: Any, fake_features: Any, *, ns: Any = None, repe
     Args:
         real_features: (N_real, D) reference features (their statistics stay fixed).
         fake_features: (N_fake, D) generated features.
-        ns: subset sizes (each between 2 and N_fake); None: 8 sizes evenly spaced from N_fake/5
-            to N_fake (Chong & Forsyth use 5,000 to 50,000).
+        ns: subset sizes (each between 2 and N_fake); None: 8 sizes evenly spaced from
+            max(N_fake/5, min(2D, N_fake/2)) to N_fake (Chong & Forsyth use 5,000 to 50,000).
         repeats: random subsets averaged per size (sizes equal to N_fake use all rows once).
         seed: seed of the subset choice.
 
@@ -513,7 +513,9 @@ def fid_infinity(real_features: Any, fake_features: Any, *, ns: Any = None, repe
     r, f = _check_pair(real_features, fake_features)
     n_fake = f.shape[0]
     if ns is None:
-        ns = np.unique(np.linspace(max(2, n_fake // 5), n_fake, 8).round().astype(int))
+        # The c/N law holds once N is well above the dimension: start at 2D where N allows it.
+        lo = max(2, n_fake // 5, min(2 * r.shape[1], n_fake // 2))
+        ns = np.unique(np.linspace(lo, n_fake, 8).round().astype(int))
     sizes = sorted({int(n) for n in np.atleast_1d(np.asarray(ns))})
     if len(sizes) < 2 or sizes[0] < 2 or sizes[-1] > n_fake:
         raise GanevalError(f"`ns` must hold at least two distinct sizes between 2 and {n_fake} (the generated rows), "
