@@ -367,6 +367,16 @@ def _enough(n: int, bins: int, name: str) -> None:
 def ndb_bins(train: Any, *, bins: int = 100, seed: int = 0, whiten: bool = False, max_iter: int = 100) -> NDBBins:
     """k-means (scikit-learn, seeded, k-means++ with one init) bins of the training data.
 
+    Args:
+        train: (M, ...) training rows (images are flattened).
+        bins: number of bins K.
+        seed: k-means ``random_state``.
+        whiten: standardise each dimension by the training mean and std first.
+        max_iter: Lloyd iterations at most (100, as the reference code).
+
+    Returns:
+        :class:`NDBBins`, bins sorted by their training share, largest first.
+
     Raises:
         GanevalError: bins < 2, fewer than 5 training rows per bin, NaN input.
     """
