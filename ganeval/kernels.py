@@ -414,6 +414,7 @@ def _knn(qx: torch.Tensor, rx: torch.Tensor, k: int, exclude_self: bool, dev: to
             bad = (floor <= top_d[:, k - 1]).nonzero().flatten()
             if bad.numel():
                 pending.append((bad + q0, top_d[bad, k - 1], err[bad]))
+    del tiles  # the fallback plans its own tiles within the budget
     if pending:
         rows_g = torch.cat([p[0] for p in pending])
         fd, fi = _knn_collect(Q, R, qx, rx, rows_g, torch.cat([p[1] for p in pending]),
@@ -595,14 +596,20 @@ def _log_kde(qx: torch.Tensor, kx: torch.Tensor, sig: torch.Tensor, dev: torch.d
     coef = 1.0 / (2.0 * sig.square())  # float64 (n_s,)
     coef_dev = coef.to(dev).unsqueeze(0)
     const = (-math.log(n_k) - d * torch.log(sig * math.sqrt(2 * math.pi))).to(dev).unsqueeze(0)
-    # on CUDA the exp scratch is a whole tile, and float64 tiles get a float32 copy: plan for both
-    extra_tiles = (1 if dev.type == "cuda" else 0) + (1 if dtype == torch.float64 else 0)
-    resident, br, bq = _plan(n_q, n_k, d, budget // (1 + extra_tiles), dtype.itemsize, per_row_extra=n_s * 8 + 16)
+    # The exp scratch: on CUDA a whole tile, on the CPU a cache-sized slice (at most 4 MB and a
+    # quarter of the budget); float64 tiles also get a float32 copy. Plan the tiles around both.
+    f64_copy = 1 if dtype == torch.float64 else 0
+    if dev.type == "cuda":
+        scratch_bytes, tile_budget = 0, budget // (2 + f64_copy)
+    else:
+        scratch_bytes = min(budget // 4, 4 * _EXP_BLOCK)
+        tile_budget = (budget - scratch_bytes) // (1 + f64_copy)
+    resident, br, bq = _plan(n_q, n_k, d, tile_budget, dtype.itemsize, per_row_extra=n_s * 8 + 16)
     mu = _mean64(kx, dev, budget)
     K = _Points(kx, mu, dev, dtype, resident=resident, block_rows=br, scan=False)
     Q = K if qx is kx and resident else _Points(qx, mu, dev, dtype, resident=False, block_rows=bq, scan=False)
     tiles = _Tiles(bq * br, dev, dtype)
-    sub_rows = bq if dev.type == "cuda" else max(1, _EXP_BLOCK // br)
+    sub_rows = bq if dev.type == "cuda" else max(1, scratch_bytes // (4 * br))
     scratch = _Tiles(min(bq, sub_rows) * br, dev, torch.float32)
     out = torch.empty(n_q, n_s, dtype=torch.float64)
     for q0 in range(0, n_q, bq):

@@ -161,23 +161,36 @@ def test_log_kde_matches_sklearn_kernel_density_in_low_dimensions(d):
         assert np.allclose(got, sk, atol=1e-6, rtol=1e-9)
 
 
-def test_workspace_respects_the_budget(monkeypatch):
-    sizes = []
-    real = K._Tiles.__init__
+@pytest.mark.parametrize("d", [3, 60])
+def test_workspace_respects_the_budget(monkeypatch, d):
+    # the big allocations of one call (distance tiles, exp scratch, the resident centred reference)
+    # add up to less than the budget
+    sizes: list[int] = []
+    real_tiles, real_make = K._Tiles.__init__, K._Points._make
 
-    def spy(self, size, device, dtype):
+    def tiles(self, size, device, dtype):
         sizes.append(size * dtype.itemsize)
-        real(self, size, device, dtype)
+        real_tiles(self, size, device, dtype)
 
-    monkeypatch.setattr(K._Tiles, "__init__", spy)
-    q, r = _data(300, 60, 19), _data(3000, 60, 20)
-    budget = 200_000
+    def make(self, i0, i1):
+        if i1 - i0 == self.n:
+            sizes.append(self.n * (self.d + 1) * self.dtype.itemsize)
+        return real_make(self, i0, i1)
+
+    monkeypatch.setattr(K._Tiles, "__init__", tiles)
+    monkeypatch.setattr(K._Points, "_make", make)
+    q, r = _data(300, d, 19), _data(3000, d, 20)
     ref = K.knn(q, r, 2)
-    sizes.clear()
-    assert all(torch.equal(a, b) for a, b in zip(K.knn(q, r, 2, memory_budget=budget), ref))
-    K.log_kde(q, r, [0.5, 1.0], memory_budget=budget)
-    K.count_within(q, r, torch.ones(3000), memory_budget=budget)
-    assert sizes and max(sizes) <= budget
+    for budget in (200_000, 2_000_000):
+        calls = [lambda: K.knn(q, r, 2, memory_budget=budget),
+                 lambda: K.log_kde(q, r, [0.5, 1.0], memory_budget=budget),
+                 lambda: K.count_within(q, r, torch.ones(3000), memory_budget=budget)]
+        for i, call in enumerate(calls):
+            sizes.clear()
+            out = call()
+            assert sizes and sum(sizes) <= budget
+            if i == 0:
+                assert all(torch.equal(a, b) for a, b in zip(out, ref))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
