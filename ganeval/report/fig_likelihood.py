@@ -31,7 +31,7 @@ def parzen_figures(ev: Any) -> FigureList:
         ax.axhline(m["true_log_likelihood"], color="tab:green", ls=":", label="test, exact density")
     ax.set_xlabel("sigma (kernel bandwidth)")
     ax.set_ylabel("log-likelihood (nats)")
-    ax.set_title(f"Parzen: test {m['log_likelihood']:.1f} ± {m['stderr']:.1f} nats at sigma {m['sigma']:.3g}",
+    ax.set_title(f"Parzen: test {m['log_likelihood']:.5g} ± {m['stderr']:.2g} nats at sigma {m['sigma']:.3g}",
                  fontsize=10)
     ax.legend(fontsize=8)
     caption = (f"Parzen-window validation curve ({m['n_kernels']} kernels, {m['n_val']} validation points, "
@@ -81,6 +81,8 @@ def _image_pairs(ev: Any, a: dict[str, Any], n_show: int = 24, ncols: int = 4) -
 
 
 def _points_view(ev: Any, a: dict[str, Any], n_lines: int = 300) -> Figure:
+    """Samples joined to their nearest training points: the whole data, and a zoom around the first
+    sample (on mixtures with narrow modes the joins are invisible at full scale)."""
     x = ev.samples.reshape(len(ev.samples), -1).double()
     train = ev.dataset.train.reshape(len(ev.dataset.train), -1).double()
     nb = torch.as_tensor(np.asarray(a["sample_neighbours"]))
@@ -90,19 +92,32 @@ def _points_view(ev: Any, a: dict[str, Any], n_lines: int = 300) -> Figure:
         mu = train.mean(0)
         _, _, v = torch.linalg.svd(train - mu, full_matrices=False)
         px, pt, label = (x - mu) @ v[:2].T, (train - mu) @ v[:2].T, ("PC 1 of the training data", "PC 2")
-    fig, ax = plt.subplots(figsize=(6, 6))
-    ax.scatter(pt[:, 0], pt[:, 1], s=3, color="grey", alpha=0.3, label="training data")
+    px, pt = px.numpy(), pt.numpy()
     k = min(n_lines, len(px))
-    segs = np.stack([px[:k].numpy(), pt[nb[:k]].numpy()], axis=1)
-    ax.add_collection(LineCollection(segs, colors="tab:orange", linewidths=0.8, alpha=0.8,
-                                     label="to nearest training point"))
-    ax.scatter(px[:, 0], px[:, 1], s=4, color="tab:red", alpha=0.6, label="samples")
-    ax.set_xlabel(label[0])
-    ax.set_ylabel(label[1])
-    if x.shape[1] == 2:
-        ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("samples and their nearest training points", fontsize=10)
+    segs = np.stack([px[:k], pt[nb[:k].numpy()]], axis=1)
+    near = np.argsort(((px[:k] - px[0]) ** 2).sum(1), kind="stable")[: min(30, k)]
+    box = np.concatenate([segs[near, 0], segs[near, 1]])
+    lo, hi = box.min(0), box.max(0)
+    pad = 0.15 * np.maximum(hi - lo, 1e-12)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
+    for ax, zoom in zip(axes, (False, True)):
+        ax.scatter(pt[:, 0], pt[:, 1], s=3 if not zoom else 8, color="grey", alpha=0.3, label="training data")
+        ax.add_collection(LineCollection(segs, colors="tab:orange", linewidths=0.8, alpha=0.8,
+                                         label="to nearest training point"))
+        ax.scatter(px[:, 0], px[:, 1], s=4 if not zoom else 12, color="tab:red", alpha=0.6, label="samples")
+        ax.set_xlabel(label[0])
+        ax.set_ylabel(label[1])
+        if zoom:
+            ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+            ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+            ax.set_title("zoom around the first sample", fontsize=10)
+        else:
+            ax.add_patch(plt.Rectangle(lo - pad, *(hi - lo + 2 * pad), fill=False, color="k", lw=0.8))
+            ax.set_title("samples and their nearest training points", fontsize=10)
+            ax.legend(loc="upper right", fontsize=8)
+        if x.shape[1] == 2:
+            ax.set_aspect("equal", adjustable="box")
+    fig.tight_layout()
     return fig
 
 
