@@ -159,18 +159,18 @@ def test_check_recovers_analytic_jsd_and_optimal_discriminator():
     kl_q = math.log(1 / (9 / 16))
     exact = 0.5 * (kl_p + kl_q)
     exact_d = MixtureDiscriminator(ds.means.tolist(), ds.std, [0])
-    r = optimal_discriminator_check(_toy(ds, [0]), exact_d, ds, n_samples=800, seed=1, grid_size=0)
+    r = optimal_discriminator_check(_toy(ds, [0]), exact_d, ds, n_samples=600, seed=1, grid_size=0)
     assert abs(r.jsd - exact) < 4 * r.jsd_se + 0.01
     assert r.value_optimal == pytest.approx(-math.log(4) + 2 * r.jsd)
     # the true D* sits close to the KDE-based D*; a constant D = 1/2 does not
-    const = optimal_discriminator_check(_toy(ds, [0]), lambda x: torch.zeros(len(x)), ds, n_samples=800, seed=1,
+    const = optimal_discriminator_check(_toy(ds, [0]), lambda x: torch.zeros(len(x)), ds, n_samples=600, seed=1,
                                         grid_size=0)
     assert r.mean_abs_diff < 0.05 < 0.3 < const.mean_abs_diff
     # V(D, G) is maximised by D*: the exact D* reaches V(D*, G) up to estimation error, D = 1/2 gives -log 4
     assert r.value_d == pytest.approx(r.value_optimal, abs=0.05)
     assert const.value_d == pytest.approx(-math.log(4), abs=1e-9) and const.value_d < r.value_optimal
     # same seed, same numbers
-    again = optimal_discriminator_check(_toy(ds, [0]), exact_d, ds, n_samples=800, seed=1, grid_size=0)
+    again = optimal_discriminator_check(_toy(ds, [0]), exact_d, ds, n_samples=600, seed=1, grid_size=0)
     assert again.to_dict() == r.to_dict()
 
 
@@ -370,11 +370,12 @@ def test_checkpoints_alone_healthy_run_and_d_approaches_dstar(tmp_path):
 def test_checkpoints_alone_collapsed_run(tmp_path):
     run = make_run(tmp_path / "run", [(s, [2], 1.0, 1.0) for s in range(0, 301, 100)],
                    config={"data": "ring8", "expected_regime": "collapsed"})
-    d = diagnose(run, optimal_d=False, n_samples=500, metrics=["kid"])
+    d = diagnose(run, optimal_d=False, n_samples=500, metrics=["summary"])
     assert d.verdict == "collapsed" and d.matches_expected is True and d.optimal_d == []
-    # an extra metric is scored at every checkpoint and reported as a trajectory
-    assert d.trajectory_frame("checkpoints")["kid"].notna().all()
-    assert d.signal("kid_trend").sentence.startswith("KID went from")
+    # an extra metric is scored at every checkpoint and reported as a trajectory (here the samples'
+    # mean_abs_diff from the data's mean: one mode of a centred ring sits ~1 away)
+    assert d.trajectory_frame("checkpoints")["summary"].between(0.3, 1.0).all()
+    assert d.signal("summary_trend").sentence.startswith("SUMMARY went from")
     assert d.signal("coverage_end").value == pytest.approx(1 / 8)
     assert "same modes throughout" in d.summary
 

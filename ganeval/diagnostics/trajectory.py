@@ -167,7 +167,7 @@ def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, 
         coverage: compute the coverage columns.
         discriminator: compute the D columns when a discriminator is stored.
         extra_metrics: more metrics of :func:`ganeval.evaluate` to record per checkpoint (e.g. "fid"),
-            as columns named after the metric's main value.
+            each as a column named after the metric holding its ``value`` field (or its first number).
 
     Returns:
         (table with one row per checkpoint, notes).
@@ -205,7 +205,8 @@ def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, 
             ev = evaluate(gen, dataset, metrics=list(extra_metrics), n_samples=n_samples, seed=seed, device=device)
             for m in extra_metrics:
                 d = ev.metric_dict(m)
-                main = d.get("value", d.get(m))
+                nums = [v for v in d.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                main = d.get("value", nums[0] if nums else None)
                 if isinstance(main, (int, float)):
                     row[m] = main
         if discriminator and gen.module is not None:
