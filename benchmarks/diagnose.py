@@ -10,6 +10,7 @@ seconds and the training split over several sessions.
     python benchmarks/diagnose.py --cache DIR --data ring8 --seeds 200-204 --jobs 2
     python benchmarks/diagnose.py --cache DIR --dstar                               # + |D - D*| over healthy runs
     python benchmarks/diagnose.py --cache DIR --no-train                            # table from the cache only
+    python benchmarks/diagnose.py --cache DIR --data ring8 --vanishing              # + a vanishing-gradient run
 
 The cache layout is ``DIR/<data>-<preset>-<seed>/`` (as ``benchmarks/presets.py --keep DIR`` writes it,
 so its runs are reused too). ``--dstar`` runs the optimal-discriminator check at evenly spaced
@@ -33,6 +34,25 @@ sys.path.insert(0, str(ROOT))
 
 VERDICTS = ("healthy", "collapsed", "oscillating", "vanishing", "diverged", "inconclusive")
 
+# Not a preset of reference_trainers: a run built here to show vanishing gradients (``--vanishing``).
+# The minimax loss log(1 - D(G(z))) saturates once D rejects the samples; five D steps at lr 1e-2
+# against a generator at lr 1e-5 make D reject them before G has moved, so G's gradient dies
+# while its samples are still far from every mode.
+VANISHING = dict(loss="minimax", k=5, steps=1500, batch_size=256, lr_g=1e-5, lr_d=1e-2,
+                 g_kwargs={"latent_dim": 256, "hidden": 128, "depth": 2, "activation": "relu"},
+                 d_kwargs={"hidden": 128, "depth": 2, "activation": "relu"}, log_every=25, ckpt_every=300,
+                 eval_samples=1000)
+
+
+def config_for(data: str, preset: str, seed: int, threads: int | None = None) -> Any:
+    """The TrainConfig of a preset, or of the benchmark's own vanishing run."""
+    from reference_trainers.presets import preset_config
+    from reference_trainers.train import TrainConfig
+
+    if preset == "vanishing":
+        return TrainConfig(data=data, seed=seed, threads=threads, expected_regime="vanishing", **VANISHING)
+    return preset_config(preset, data, seed, threads=threads)
+
 
 def parse_seeds(text: str) -> list[int]:
     """``"200-209"``, ``"200,201,205"`` or a count ``"10"`` (then 200..209)."""
@@ -46,7 +66,6 @@ def parse_seeds(text: str) -> list[int]:
 
 def is_finished(run: Path, data: str, preset: str, seed: int) -> bool:
     """A finished (or diverged) run of exactly today's preset config: a retuned preset is retrained."""
-    from reference_trainers.presets import preset_config
     from reference_trainers.train import TrainConfig
 
     try:
@@ -55,7 +74,7 @@ def is_finished(run: Path, data: str, preset: str, seed: int) -> bool:
         return False
     # Through TrainConfig, so fields added to it since the run (with their defaults) compare equal.
     have = TrainConfig.from_dict(cfg).to_dict()
-    want = preset_config(preset, data, seed).to_dict()
+    want = config_for(data, preset, seed).to_dict()
     same = all(have.get(k) == v for k, v in want.items() if k not in ("threads", "data_root"))
     return same and cfg.get("status") in ("finished", "diverged")
 
@@ -64,7 +83,6 @@ def train_one(task: dict[str, Any]) -> dict[str, Any]:
     """Train one preset run into the cache (in a worker process) unless it is already there."""
     import torch
 
-    from reference_trainers.presets import preset_config
     from reference_trainers.train import train
 
     run = Path(task["run"])
@@ -73,7 +91,7 @@ def train_one(task: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(task["threads"])
     t0 = time.perf_counter()
     try:
-        train(preset_config(task["preset"], task["data"], task["seed"], threads=task["threads"]), run, overwrite=True)
+        train(config_for(task["data"], task["preset"], task["seed"], task["threads"]), run, overwrite=True)
     except Exception as exc:  # a diverged run is a finding: diagnose reads config.json's status
         print(f"  {run.name}: {str(exc)[:160]}", flush=True)
     return {**task, "trained": True, "train_s": time.perf_counter() - t0}
@@ -119,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch threads per training run (default 2 / jobs)")
     ap.add_argument("--no-train", action="store_true", help="only diagnose runs already in the cache")
     ap.add_argument("--dstar", action="store_true", help="also run the optimal-D check on healthy runs")
+    ap.add_argument("--vanishing", action="store_true",
+                    help="also train and diagnose the benchmark's own vanishing-gradient run (ring8 only)")
     ap.add_argument("--verbose", action="store_true", help="print every run's verdict and summary")
     args = ap.parse_args(argv)
 
@@ -127,12 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     seeds = parse_seeds(args.seeds)
     threads = args.threads or max(1, 2 // args.jobs)
     have = set(list_presets())
-    missing = [(d, p) for d in args.data for p in args.presets if (d, p) not in have]
+    presets = list(args.presets)
+    if args.vanishing:
+        presets.append("vanishing")
+        have.add(("ring8", "vanishing"))
+    missing = [(d, p) for d in args.data for p in presets if (d, p) not in have]
     if missing:
         print("no preset for: " + ", ".join(f"{d}/{p}" for d, p in missing))
     # Seeds outermost, so a run cut short still has every preset at the seeds it reached.
     tasks = [dict(data=d, preset=p, seed=s, threads=threads, run=str(cache / f"{d}-{p}-{s}"))
-             for s in seeds for d in args.data for p in args.presets if (d, p) in have]
+             for s in seeds for d in args.data for p in presets if (d, p) in have]
     todo = [t for t in tasks if not is_finished(Path(t["run"]), t["data"], t["preset"], t["seed"])]
     print(f"{len(tasks)} runs ({len(tasks) - len(todo)} cached), seeds {seeds[0]}-{seeds[-1]}, cache {cache}", flush=True)
     t0 = time.perf_counter()
@@ -155,10 +179,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {run.name:28s} {r['verdict']:12s} ({r['confidence']:.2f}) {r['summary']}{flag}", flush=True)
     hit = total = 0
     for d in args.data:
-        h, n = print_table([r for r in rows if r["data"] == d], args.presets, d)
+        h, n = print_table([r for r in rows if r["data"] == d], presets, d)
         hit, total = hit + h, total + n
     if len(args.data) > 1 and total:
-        print_table(rows, args.presets, "all data")
+        print_table(rows, presets, "all data")
     if args.dstar:
         print("\noptimal-discriminator check on healthy runs (mean |D - D*| where the data lives; JSD in nats, p_g by KDE)")
         print(f"{'run':28s} {'first step':>10s} {'|D-D*|':>8s} {'JSD':>7s}   {'last step':>9s} {'|D-D*|':>8s} {'JSD':>7s}"
