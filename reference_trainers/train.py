@@ -66,6 +66,10 @@ class TrainConfig:
             the last step (the healthy presets anneal to settle the samples on the modes).
         optimizer: ``"adam"`` or ``"sgd"``.
         betas: Adam betas; momentum: SGD momentum.
+        instance_noise: std of Gaussian noise added to every input D sees, real and fake
+            (Sønderby et al. 2016; Arjovsky & Bottou 2017), decayed linearly to 0 at the fraction
+            ``instance_noise_until`` of the run: D's view starts blurred, so G gets useful
+            gradients everywhere, and sharpens as the noise fades.
         g_net, d_net: keys of :data:`nets.GENERATORS` / :data:`nets.DISCRIMINATORS`.
         g_kwargs, d_kwargs: constructor kwargs; ``out_shape`` / ``in_dim`` are filled from the data.
         init: ``"default"``, ``"orthogonal"`` or ``"uniform"`` (see :func:`nets.init_weights`).
@@ -89,6 +93,8 @@ class TrainConfig:
     optimizer: str = "adam"
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     momentum: float = 0.0
+    instance_noise: float = 0.0
+    instance_noise_until: float = 0.5
     g_net: str = "mlp"
     g_kwargs: dict[str, Any] = field(default_factory=dict)
     d_net: str = "mlp"
@@ -130,6 +136,10 @@ class TrainConfig:
             raise GanevalError(f"`lr_decay_to` must be in (0, 1] (a fraction of the initial lr), got {self.lr_decay_to!r}.")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise GanevalError(f"`betas` must be two numbers in [0, 1), got {self.betas!r}.")
+        if not (math.isfinite(self.instance_noise) and self.instance_noise >= 0):
+            raise GanevalError(f"`instance_noise` must be >= 0, got {self.instance_noise!r}.")
+        if not 0 < self.instance_noise_until <= 1:
+            raise GanevalError(f"`instance_noise_until` must be in (0, 1], got {self.instance_noise_until!r}.")
         if not 0 <= self.momentum < 1:
             raise GanevalError(f"`momentum` must be in [0, 1), got {self.momentum!r}.")
         if self.threads is not None and self.threads < 1:
@@ -150,12 +160,12 @@ class TrainConfig:
 
 
 def _nn_label_proxy(dataset: Dataset) -> Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]]:
-    """Labels and quality of image samples by their nearest training image in pixel space.
+    """Labels and plausibility of image samples from their nearest training image in pixel space.
 
-    A sample takes the label of its nearest training image (1-NN, ~98% accurate on held-out
-    8x8 digits); it is "high quality" when that distance is no larger than the 95th percentile
-    of the same distance for the real validation images (i.e. as close to the training set as
-    real unseen digits are).
+    A sample takes the label of its nearest training image (1-NN, ~98% accurate on held-out 8x8
+    digits); it is *plausible* when that distance is no larger than the 95th percentile of the
+    same distance for the real validation images (as close to the training set as real unseen
+    digits are). Noise and blurred averages of digits are not plausible.
     """
     train = dataset.train.reshape(dataset.train.shape[0], -1).double()
     labels = dataset.train_labels.numpy()  # type: ignore[union-attr]
@@ -172,27 +182,30 @@ def _nn_label_proxy(dataset: Dataset) -> Callable[[torch.Tensor], tuple[np.ndarr
 def coverage_proxy(dataset: Dataset) -> tuple[str, Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]] | None]:
     """The labeller used for images: ``(name, fn(samples) -> (labels, high_quality))``.
 
-    Uses the shipped digit classifier (``ganeval.features.digits_cnn``) when it exists, with
-    "high quality" meaning a top-class probability >= 0.9; otherwise the 1-NN pixel-space
-    proxy of :func:`_nn_label_proxy`. Returns ``("none", None)`` for unlabelled data.
+    On ``digits``, when the shipped classifier (:mod:`ganeval.features.digits_cnn`) loads, labels
+    are its top class and a sample is high quality when the classifier is confident (top-class
+    probability >= 0.9) *and* the sample is plausible in pixel space (:func:`_nn_label_proxy`):
+    the classifier alone calls most uniform-noise images a confident "8". Otherwise labels and
+    quality come from the pixel-space nearest neighbour alone. ``("none", None)`` for data
+    without labels.
     """
     if dataset.kind != "images" or dataset.train_labels is None or not dataset.n_classes:
         return "none", None
+    nearest = _nn_label_proxy(dataset)
     if dataset.name == "digits":
         try:
-            from ganeval.features.digits_cnn import load_classifier  # type: ignore[import-not-found]
+            from ganeval.features.digits_cnn import load_classifier
 
             clf = load_classifier("digits")
-
+        except (ImportError, GanevalError, OSError):
+            clf = None
+        if clf is not None:
             def by_classifier(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-                p = torch.as_tensor(clf.probs(x)).double()
-                conf, lab = p.max(1)
-                return lab.numpy(), (conf >= 0.9).numpy()
+                conf, lab = clf.probs(x.float().clamp(0, 1)).double().max(1)
+                return lab.numpy(), (conf >= 0.9).numpy() & nearest(x)[1]
 
-            return "digits_cnn", by_classifier
-        except (ImportError, AttributeError, GanevalError, OSError):
-            pass
-    return "nearest_train_image", _nn_label_proxy(dataset)
+            return "digits_cnn+nearest_train_image", by_classifier
+    return "nearest_train_image", nearest
 
 
 def coverage_stats(samples: torch.Tensor, dataset: Dataset,
@@ -388,6 +401,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
                 for opt, lr in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
                     for group in opt.param_groups:
                         group["lr"] = lr * frac
+            noise = config.instance_noise * max(0.0, 1.0 - (step - 1) / (config.instance_noise_until * config.steps))
             G.train()
             D.train()
             # k discriminator steps on fresh real and fake minibatches (Algorithm 1, inner loop).
@@ -396,7 +410,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
                 x = real[torch.randint(real.shape[0], (config.batch_size,), generator=gen)]
                 with torch.no_grad():
                     fake = G(latent.draw(config.batch_size, gen))
-                real_logits, fake_logits = D(x), D(fake)
+                real_logits, fake_logits = D(_blur(x, noise, gen)), D(_blur(fake, noise, gen))
                 d_loss = discriminator_loss(real_logits, fake_logits)
                 if not torch.isfinite(d_loss):
                     raise _diverged("the discriminator loss", float(d_loss), step, out, last_ckpt)
@@ -408,7 +422,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
                 opt_d.step()
             # One generator step; D is frozen so its gradients are not computed.
             D.requires_grad_(False)
-            g_loss = g_loss_fn(D(G(latent.draw(config.batch_size, gen))))
+            g_loss = g_loss_fn(D(_blur(G(latent.draw(config.batch_size, gen)), noise, gen)))
             if not torch.isfinite(g_loss):
                 raise _diverged("the generator loss", float(g_loss), step, out, last_ckpt)
             opt_g.zero_grad(set_to_none=True)
@@ -440,6 +454,11 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
                 checkpoints.append(last_ckpt)
     return TrainResult(out=out, config=config, checkpoints=checkpoints, history=hist_path, runtime_s=0.0,
                        last_row=row)
+
+
+def _blur(t: torch.Tensor, noise: float, gen: torch.Generator) -> torch.Tensor:
+    """``t`` plus Gaussian instance noise of std ``noise`` (``t`` itself when the noise is off)."""
+    return t + noise * torch.randn(t.shape, generator=gen) if noise > 0 else t
 
 
 def _fmt(v: float | int) -> str:
