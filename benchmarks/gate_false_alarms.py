@@ -6,8 +6,8 @@ seeds (misses: any pass is one). Generators:
 
 * ring8 (raw 2-D features): the analytic mixture generator of ganeval.toy with every mode
   (healthy), one mode (collapsed), and half the modes (partly collapsed);
-* ``--trained``: also a generator trained by reference_trainers (the healthy ring8 preset),
-  baseline and re-evaluations of that checkpoint;
+* ``--trained``: also generators trained by reference_trainers (the healthy ring8 preset; with
+  ``--digits`` a short digits run), baseline and re-evaluations of that checkpoint;
 * ``--digits``: seeded subsets of held-out real digits (val + test splits; healthy) against
   digits 0-4 only and the digit 0 only (collapsed), in the digits CNN's feature space (FID's
   reference: the train split).
@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("--bootstrap", type=int, default=None, help="default: the gate's (200)")
     ap.add_argument("--trained", action="store_true", help="also a reference_trainers checkpoint (trains one)")
     ap.add_argument("--digits", action="store_true", help="also digits in the digits CNN's features")
+    ap.add_argument("--digits-steps", type=int, default=2000, help="training steps of the --trained digits GAN")
     ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -91,9 +92,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             cfg = preset_config("healthy", "ring8", seed=0)
-            run = train(cfg, Path(tmp) / "run")
-            ckpt = sorted((Path(tmp) / "run" / "checkpoints").glob("*.pt"))[-1]
-            print(f"\ntrained ring8 healthy preset in {time.perf_counter() - t0:.0f} s: {ckpt.name} ({run})")
+            res = train(cfg, Path(tmp) / "run")
+            ckpt = res.checkpoints[-1]
+            print(f"\ntrained ring8 healthy preset in {time.perf_counter() - t0:.0f} s: {ckpt.name}")
             tb = make_baseline(ckpt, ds, n_samples=args.n_samples, seed=0, bootstrap=args.bootstrap, device="cpu")
             count("ring8, trained checkpoint", tb, {"trained (re-evaluated, seeds 1..S)": str(ckpt),
                                                    "collapsed (1 of 8 modes)": mixture_gen(ds, [0])},
@@ -112,6 +113,19 @@ def main() -> None:
         count("digits, digits CNN features", db, {"held-out digits (seeds 1..S)": good,
                                                   "only digits 0-4": five, "only the digit 0": bad},
               dg, seeds, device="cpu")
+        if args.trained:
+            from reference_trainers.train import TrainConfig, train
+
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                res = train(TrainConfig(data="digits", seed=0, steps=args.digits_steps, threads=args.threads,
+                                        ckpt_every=args.digits_steps), Path(tmp) / "run")
+                ckpt = res.checkpoints[-1]
+                print(f"\ntrained a digits GAN ({args.digits_steps} steps) in {time.perf_counter() - t0:.0f} s")
+                tb = make_baseline(ckpt, dg, n_samples=n, seed=0, bootstrap=args.bootstrap, device="cpu")
+                count("digits, trained checkpoint", tb, {"trained (re-evaluated, seeds 1..S)": str(ckpt),
+                                                        "only digits 0-4": five, "only the digit 0": bad},
+                      dg, seeds, device="cpu")
 
 
 if __name__ == "__main__":
