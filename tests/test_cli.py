@@ -115,14 +115,33 @@ def test_datasets_and_metrics_listing(capsys: pytest.CaptureFixture[str]) -> Non
     assert "mode_coverage" in capsys.readouterr().out
 
 
-def test_demo_trains_presets_once_then_caches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["demo", "--out", str(tmp_path / "demo"), "--runs", str(tmp_path / "runs"), "--steps", "20", "--device", "cpu"]
+def test_demo_trains_presets_once_then_caches(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # The report step is covered end to end by the slow test below and by test_report.py.
+    import ganeval.cli as cli
+
+    reported: list[list[str]] = []
+    monkeypatch.setattr(cli, "_report", lambda a: reported.append(list(a.paths)) or 0)
+    args = ["demo", "--out", str(tmp_path / "demo"), "--runs", str(tmp_path / "runs"), "--steps", "10", "--device", "cpu"]
     assert main(args) == 0
-    report = json.loads((tmp_path / "demo" / "report.json").read_text())
-    assert "ring8-collapsed" in json.dumps(report)
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == ["ring8-collapsed-seed0", "ring8-healthy-seed0", "ring8-oscillating-seed0"]
+    assert sorted(Path(p).name for p in reported[0]) == runs
     ckpts = sorted((tmp_path / "runs").rglob("*.pt"))
     stamps = [p.stat().st_mtime_ns for p in ckpts]
     capsys.readouterr()
     assert main(args) == 0
     assert capsys.readouterr().err.count("cached") == 3
     assert [p.stat().st_mtime_ns for p in ckpts] == stamps
+    # Another step count is another configuration: the cache does not answer for it.
+    assert main(args[:-4] + ["--steps", "12", "--device", "cpu"]) == 0
+    assert capsys.readouterr().err.count("cached") == 0
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    args = ["demo", "--out", str(tmp_path / "demo"), "--runs", str(tmp_path / "runs"), "--steps", "20", "--device", "cpu"]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert "ring8-collapsed" in json.dumps(report)
+    assert (tmp_path / "demo" / "index.html").is_file()
