@@ -30,6 +30,32 @@ def _add_common_eval(p: argparse.ArgumentParser) -> None:
                    help="allow loading pickled modules / factories outside the allow-list (runs their code)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent size when the checkpoint does not say")
     p.add_argument("--latent-dist", choices=["normal", "uniform"], default=None, help="latent distribution")
+    p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                   help="a metric option, e.g. parzen.refine=4 or ndb.bins=50 (repeatable; values parsed as JSON)")
+
+
+def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["parzen.refine=4", "ndb.bins=50"]`` -> ``{"parzen": {"refine": 4}, "ndb": {"bins": 50}}``.
+
+    Values are read as JSON where they parse (numbers, lists, true/false), else kept as strings.
+
+    Raises:
+        GanevalError: an item without ``METRIC.KEY=VALUE`` form.
+    """
+    import json
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        metric, dot, name = key.partition(".")
+        if not (sep and dot and metric and name):
+            raise GanevalError(f"--option {item!r}: expected METRIC.KEY=VALUE, e.g. parzen.refine=4.")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(metric.strip(), {})[name.strip()] = value
+    return out
 
 
 def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,7 +66,7 @@ def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(metrics=args.metrics, features=args.features, n_samples=args.n_samples, seed=args.seed,
                 device=args.device, batch_size=args.batch_size, trust=args.trust_checkpoint,
                 latent_dim=args.latent_dim, latent_dist=args.latent_dist, data_root=args.data_root,
-                download=args.download, extractor_options=ext)
+                download=args.download, extractor_options=ext, options=parse_options(getattr(args, "option", [])))
 
 
 def _report(args: argparse.Namespace) -> int:

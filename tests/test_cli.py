@@ -145,3 +145,17 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert "ring8-collapsed" in json.dumps(report)
     assert (tmp_path / "demo" / "index.html").is_file()
+
+
+def test_option_flag_reaches_the_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ganeval.cli import parse_options
+
+    assert parse_options(["parzen.refine=4", "ndb.bins=50", "parzen.features=true", "x.name=abc"]) == {
+        "parzen": {"refine": 4, "features": True}, "ndb": {"bins": 50}, "x": {"name": "abc"}}
+    d = _run_json(capsys, ["report", str(_ring_ckpt(tmp_path, modes=[0])), "--data", "ring8", "--metrics",
+                           "mode_coverage", "--option", "mode_coverage.min_count=2000", "--out", str(tmp_path / "r"),
+                           "--json", "--no-diagnostics"])
+    mc = d["metrics"]["mode_coverage"] if "metrics" in d else d["evaluations"][0]["metrics"]["mode_coverage"]
+    assert mc["min_count"] == 2000 and mc["modes_covered"] == 1  # ~2,470 high-quality samples on mode 0
+    assert main(["report", "x.pt", "--data", "ring8", "--option", "nodot=1"]) == 2
+    assert "METRIC.KEY=VALUE" in capsys.readouterr().err
