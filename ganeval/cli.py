@@ -75,8 +75,9 @@ def _report(args: argparse.Namespace) -> int:
     from .report.writer import make_groups
     from .results import dumps
 
+    kwargs = eval_kwargs(args)  # flag errors before any file is read
     items = expand(args.paths)
-    evs = evaluate_items(items, args.data, **eval_kwargs(args))
+    evs = evaluate_items(items, args.data, **kwargs)
     diags = {} if args.no_diagnostics else diagnose_runs(items, evs[0].dataset, seed=args.seed, device=args.device,
                                                          n_samples=args.n_samples)
     out = Path(args.out) if args.out else Path("reports") / Path(args.paths[0]).stem
