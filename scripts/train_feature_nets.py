@@ -12,8 +12,9 @@ best epoch; the test split is touched once, for the accuracy written beside the 
 
 Writes ``ganeval/features/weights/<name>.pt`` ({"format": "ganeval-classifier", "arch",
 "state_dict", "meta"}) and ``<name>.json`` (sha256 of the .pt, accuracies, protocol). CPU,
-seeded (private RNGs; the global one only inside ``torch.random.fork_rng`` for the init), a few
-minutes on two cores.
+seeded: shuffling and shifts draw from a private generator; the initialisation and dropout draw
+from torch's global generator, seeded inside ``torch.random.fork_rng`` so the caller's state is
+untouched. Same torch build and thread count, same weights (``--threads``, default 2).
 """
 
 from __future__ import annotations
@@ -73,13 +74,18 @@ def accuracy(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred == y).double().mean())
 
 
-def train(name: str, cfg: Config, mnist_root: str | None) -> dict:
+def train(name: str, cfg: Config, mnist_root: str | None, out_dir: Path = WEIGHTS_DIR) -> dict:
+    """Train one classifier, write its weights and record; returns the record."""
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)  # init and dropout use the global generator: seed it, then restore it
+        return _train(name, cfg, mnist_root, out_dir)
+
+
+def _train(name: str, cfg: Config, mnist_root: str | None, out_dir: Path) -> dict:
     ds = load_dataset(name, root=mnist_root if name == "mnist" else None, seed=cfg.split_seed)
     xtr, ytr = ds.train, ds.train_labels
     gen = torch_generator(cfg.seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.seed)
-        net = build(name)
+    net = build(name)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
@@ -112,13 +118,13 @@ def train(name: str, cfg: Config, mnist_root: str | None) -> dict:
         "torch": torch.__version__,
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = WEIGHTS_DIR / f"{name}.pt"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.pt"
     torch.save({"format": FORMAT, "version": 1, "arch": name, "state_dict": net.state_dict(),
                 "meta": {"accuracy_test": test, "accuracy_val": best[0]}}, path)
     meta["sha256"] = sha256_file(path)
     meta["bytes"] = path.stat().st_size
-    (WEIGHTS_DIR / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(f"{name}: held-out (test split) accuracy {test:.4f}, val {best[0]:.4f} at epoch {best[1] + 1}; "
           f"wrote {path} ({meta['bytes']} bytes, sha256 {meta['sha256'][:16]}...)")
     return meta
@@ -129,10 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=sorted(CONFIGS), default=None)
     p.add_argument("--mnist-root", default=str(ROOT.parent / "shared" / "data" / "mnist-t10k"))
     p.add_argument("--threads", type=int, default=2, help="CPU threads (fixed for reproducible sums)")
+    p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="output folder (default: the package's weights/)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     for name in ([args.only] if args.only else list(CONFIGS)):
-        train(name, CONFIGS[name], args.mnist_root)
+        train(name, CONFIGS[name], args.mnist_root, args.out)
     return 0
 
 
