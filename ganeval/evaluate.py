@@ -32,18 +32,25 @@ class MetricSpec:
     name: str
     fn: Callable[["Context"], Result]
     kinds: tuple[str, ...]
-    default: bool
+    default: bool | tuple[str, ...]
     description: str
+
+    def is_default_for(self, kind: str) -> bool:
+        """Whether the metric runs unasked on data of this kind."""
+        if kind not in self.kinds:
+            return False
+        return self.default if isinstance(self.default, bool) else kind in self.default
 
 
 METRICS: dict[str, MetricSpec] = {}
 
 
 def register_metric(name: str, *, kinds: tuple[str, ...] = ("mixture", "images", "vectors"),
-                    default: bool = False, description: str = "") -> Callable[[Callable[["Context"], Result]], Callable[["Context"], Result]]:
+                    default: bool | tuple[str, ...] = False, description: str = "") -> Callable[[Callable[["Context"], Result]], Callable[["Context"], Result]]:
     """Register an adapter under ``name`` for datasets of the given kinds.
 
-    ``default=True`` puts it in the metric set used when the caller names none.
+    ``default=True`` puts it in the metric set used when the caller names none (for every kind it
+    applies to); a tuple of kinds limits that to those kinds.
     """
 
     def deco(fn: Callable[["Context"], Result]) -> Callable[["Context"], Result]:
@@ -208,7 +215,7 @@ def default_n_samples(dataset: Dataset) -> int:
 
 def default_metrics(dataset: Dataset) -> list[str]:
     _load_scorers()
-    return [m.name for m in METRICS.values() if m.default and dataset.kind in m.kinds]
+    return [m.name for m in METRICS.values() if m.is_default_for(dataset.kind)]
 
 
 def _conform(samples: torch.Tensor, dataset: Dataset, source: str, notes: list[str]) -> torch.Tensor:

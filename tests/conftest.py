@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import scipy.linalg  # noqa: F401  (loaded before the thread limit below, which reaches only loaded libraries)
 import torch
+from threadpoolctl import threadpool_limits
 
 MNIST_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
 
@@ -19,7 +21,10 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp.setenv("GANEVAL_DATA", str(cache / "data"))
     mp.setenv("GANEVAL_PROGRESS", "0")
     torch.set_num_threads(2)
-    yield
+    # numpy/scipy's OpenBLAS: one thread. Small eigendecompositions ran 200x slower with two
+    # threads on a loaded 2-core machine; tests check numbers, not speed.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
     mp.undo()
 
 

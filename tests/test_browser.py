@@ -1,6 +1,6 @@
 """Open a report's index.html in headless Chromium: every image loads, nothing is logged as an error.
 
-Marked ``browser`` (excluded from the default run; ``ci/browser.sh`` installs Chromium and runs it).
+Marked ``browser`` (excluded from the default run; ``.ci/browser.sh`` installs Chromium and runs it).
 Chromium is driven through the DevTools protocol over ``--remote-debugging-pipe`` (file descriptors
 3 and 4, NUL-separated JSON), so no Python package beyond the standard library is needed.
 """
@@ -37,7 +37,7 @@ def _chromium() -> str:
     if exe is None:
         if os.environ.get("GANEVAL_REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium not found (apt-get install chromium, or set CHROMIUM=/path/to/chrome)")
-        pytest.skip("Chromium not found (apt-get install chromium); ci/browser.sh installs it")
+        pytest.skip("Chromium not found (apt-get install chromium); .ci/browser.sh installs it")
     return exe
 
 

@@ -51,7 +51,7 @@ class FIDScore(FIDResult):
     infinity: FIDInfinity | None = None
 
 
-@register_metric("fid", kinds=("images",), default=True,
+@register_metric("fid", kinds=("mixture", "images", "vectors"), default=("images",),
                  description="Fréchet distance of features (FID) with N, a bootstrap interval and FID_inf (Chong & Forsyth)")
 def _fid(ctx: Context) -> FIDScore:
     real, fake, ref = _pair(ctx, "fid")
