@@ -147,8 +147,8 @@ def oscillation_period(steps: np.ndarray, values: np.ndarray, min_peak: float = 
     return float(lag * np.median(np.diff(steps))), peak
 
 
-def compute_signals(t: Tables, n_modes: int | None, th: Thresholds,
-                    metrics: tuple[str, ...] = ()) -> tuple[dict[str, Signal], list[str]]:
+def compute_signals(t: Tables, n_modes: int | None, th: Thresholds, metrics: tuple[str, ...] = (),
+                    unit: str = "modes") -> tuple[dict[str, Signal], list[str]]:
     """Every signal the tables allow, by name, and notes on the ones they do not.
 
     Args:
@@ -156,11 +156,12 @@ def compute_signals(t: Tables, n_modes: int | None, th: Thresholds,
         n_modes: modes (or classes) of the data, for coverage fractions (None: unknown).
         th: thresholds.
         metrics: per-checkpoint metric columns to report as trends (a ``fid`` column always is).
+        unit: what the coverage counts, for the sentences: "modes", "classes" or "bins".
     """
     sig: dict[str, Signal] = {}
     notes: list[str] = []
     _divergence(t, th, sig)
-    _coverage(t, n_modes, th, sig, notes)
+    _coverage(t, n_modes, th, sig, notes, unit)
     _discriminator(t, th, sig, notes)
     _gradients(t, th, sig, notes)
     _losses(t, th, sig)
@@ -208,7 +209,9 @@ def _divergence(t: Tables, th: Thresholds, sig: dict[str, Signal]) -> None:
                                                            else "(below the blow-up level ") + f"{_fmt(th.loss_blowup)}).")
 
 
-def _coverage(t: Tables, n_modes: int | None, th: Thresholds, sig: dict[str, Signal], notes: list[str]) -> None:
+def _coverage(t: Tables, n_modes: int | None, th: Thresholds, sig: dict[str, Signal], notes: list[str],
+              unit: str = "modes") -> None:
+    one = {"modes": "mode", "classes": "class", "bins": "bin"}.get(unit, unit)
     cov = t.series("modes_covered", th.min_points)
     if cov is None:
         notes.append("no mode/class coverage trajectory (columns modes_covered, dominant_mode, top2_share): "
@@ -226,12 +229,12 @@ def _coverage(t: Tables, n_modes: int | None, th: Thresholds, sig: dict[str, Sig
         sig["coverage_end"] = Signal(
             "coverage_end", frac, th.healthy_coverage, not ok, "collapsed",
             _clip01(abs(frac - th.healthy_coverage) / scale * 2),
-            f"At the end the generator covers {end_cov:.3g}/{n_modes} modes ({frac:.0%}; median over the last "
+            f"At the end the generator covers {end_cov:.3g}/{n_modes} {unit} ({frac:.0%}; median over the last "
             f"{int(end.sum())} points); a healthy run covers at least {th.healthy_coverage:.0%}.", src)
         peak_i = int(np.argmax(v))
         sig["coverage_peak"] = Signal(
             "coverage_peak", float(v[peak_i] / n_modes), None, None, None, 0.0,
-            f"Coverage peaked at {v[peak_i]:.3g}/{n_modes} modes at step {int(steps[peak_i])}"
+            f"Coverage peaked at {v[peak_i]:.3g}/{n_modes} {unit} at step {int(steps[peak_i])}"
             + (" and was lost afterwards." if v[peak_i] / n_modes >= th.healthy_coverage and not ok else "."), src)
     hq = t.series("hq_fraction", th.min_points)
     if hq is not None:
@@ -239,7 +242,9 @@ def _coverage(t: Tables, n_modes: int | None, th: Thresholds, sig: dict[str, Sig
         _, end = _windows(steps, th.end_fraction)
         sig["hq_fraction_end"] = Signal(
             "hq_fraction_end", float(np.median(v[end])), None, None, None, 0.0,
-            f"{np.median(v[end]):.0%} of samples lie within 3 std of a mode at the end.", src)
+            f"{np.median(v[end]):.0%} of samples " + ("lie within 3 std of a mode" if unit == "modes" else
+                                                       "are high quality (as the coverage metric defines it)")
+            + " at the end.", src)
     dom = t.series("dominant_mode", th.min_points)
     if dom is not None:
         steps, v, src = dom
@@ -250,7 +255,7 @@ def _coverage(t: Tables, n_modes: int | None, th: Thresholds, sig: dict[str, Sig
         sig["dominant_mode_hops"] = Signal(
             "dominant_mode_hops", distinct, th.hop_distinct, distinct >= th.hop_distinct, "oscillating",
             _clip01(abs(distinct - th.hop_distinct + 0.5) / th.hop_distinct),
-            f"Over the second half ({len(vals)} points) the dominant mode took {distinct} "
+            f"Over the second half ({len(vals)} points) the dominant {one} took {distinct} "
             f"value{'s' if distinct != 1 else ''} and changed {changes} time{'s' if changes != 1 else ''}"
             + (" (it keeps moving)." if distinct >= th.hop_distinct else " (it stays put)."), src)
     top2 = t.series("top2_share", th.min_points)
@@ -261,15 +266,15 @@ def _coverage(t: Tables, n_modes: int | None, th: Thresholds, sig: dict[str, Sig
         sig["top2_share"] = Signal(
             "top2_share", share, th.top2_share, share >= th.top2_share, "concentrated",
             _clip01(abs(share - th.top2_share) / 0.25),
-            f"Over the second half the two most visited modes hold {share:.0%} of samples (median); "
-            + ("the generator concentrates on one or two modes at a time." if share >= th.top2_share
-               else "samples spread over many modes."), src)
+            f"Over the second half the two most visited {unit} hold {share:.0%} of samples (median); "
+            + (f"the generator concentrates on one or two {unit} at a time." if share >= th.top2_share
+               else f"samples spread over many {unit}."), src)
         hops = sig.get("dominant_mode_hops")
         if hops is not None and hops.fired and share < th.top2_share:
             # With samples spread evenly the most visited mode is a coin toss: its moves are noise.
             sig["dominant_mode_hops"] = dataclasses.replace(
                 hops, fired=False, strength=0.0,
-                sentence=hops.sentence[:-1] + ", but with samples spread over many modes that is noise, not hopping.")
+                sentence=hops.sentence[:-1] + f", but with samples spread over many {unit} that is noise, not hopping.")
 
 
 def _discriminator(t: Tables, th: Thresholds, sig: dict[str, Signal], notes: list[str]) -> None:

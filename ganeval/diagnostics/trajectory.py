@@ -219,4 +219,6 @@ def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, 
         rows.append(row)
     if discriminator and missing_d:
         notes.append(f"{missing_d} of {len(paths)} checkpoints store no discriminator: D outputs are not tracked there")
-    return pd.DataFrame(rows).sort_values("step", kind="stable").reset_index(drop=True), notes
+    table = pd.DataFrame(rows).sort_values("step", kind="stable").reset_index(drop=True)
+    table.attrs["coverage_metric"] = metric
+    return table, notes

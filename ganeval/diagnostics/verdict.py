@@ -285,7 +285,10 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
     od = _optimal_d_runs(ckpts, ds, optimal_d, optimal_d_checkpoints, optimal_d_samples, optimal_d_grid, seed, notes)
     t = Tables(tables)
     n_points = t.n_points()
-    sig, snotes = compute_signals(t, n_modes, th, metrics)
+    unit = "modes" if ds is None or ds.kind == "mixture" else "classes"
+    if "checkpoints" in tables and tables["checkpoints"].attrs.get("coverage_metric") == "ndb":
+        unit = "bins"
+    sig, snotes = compute_signals(t, n_modes, th, metrics, unit)
     notes.extend(snotes)
     status = config.get("status")
     if status == "diverged":
