@@ -38,12 +38,15 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def _mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
-    """Linear layers between consecutive ``sizes``, ``activation`` after all but the last."""
+def _mlp(sizes: Sequence[int], activation: str, batchnorm: bool = False) -> nn.Sequential:
+    """Linear layers between consecutive ``sizes``, ``activation`` (after batch norm, if asked)
+    after all but the last."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(b))
             layers.append(_activation(activation))
     return nn.Sequential(*layers)
 
@@ -95,11 +98,14 @@ class MLPGenerator(nn.Module):
         scale: the output is multiplied by this (lets the net work in unit-scale coordinates
             when the data spans ±4, as grid25 does).
         latent_dist: ``"normal"`` or ``"uniform"``, recorded for samplers.
+        batchnorm: batch normalisation before each hidden activation (as DCGAN's generator; it
+            couples the samples of a batch, which keeps an MLP generator on images from
+            collapsing). Sampling in ``eval()`` mode uses the running statistics.
     """
 
     def __init__(self, latent_dim: int = 16, hidden: int = 128, depth: int = 3, out_shape: Sequence[int] = (2,),
                  activation: str = "tanh", output: str = "linear", scale: float = 1.0,
-                 latent_dist: str = "normal"):
+                 latent_dist: str = "normal", batchnorm: bool = False):
         super().__init__()
         if output not in OUTPUTS:
             from ganeval.errors import unknown_name
@@ -110,7 +116,8 @@ class MLPGenerator(nn.Module):
         self.out_shape = tuple(int(s) for s in out_shape)
         self.output = output
         self.scale = float(scale)
-        self.net = _mlp([self.latent_dim] + [int(hidden)] * int(depth) + [math.prod(self.out_shape)], activation)
+        self.net = _mlp([self.latent_dim] + [int(hidden)] * int(depth) + [math.prod(self.out_shape)], activation,
+                        bool(batchnorm))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.net(z)

@@ -66,8 +66,8 @@ _add(Preset("healthy", "ring8", dict(
         "lets the samples settle on the modes instead of circling them."))
 
 _add(Preset("collapsed", "ring8", dict(
-    loss="minimax", k=5, steps=3000, batch_size=512, lr_g=1e-4, lr_d=1e-2,
-    g_kwargs=METZ_G, d_kwargs=METZ_D, log_every=25, ckpt_every=150),
+    loss="minimax", k=5, steps=1500, batch_size=512, lr_g=1e-4, lr_d=1e-2,
+    g_kwargs=METZ_G, d_kwargs=METZ_D, log_every=25, ckpt_every=75),
     why="The minimax loss log(1 - D(G(z))) saturates when D confidently rejects the samples, and five "
         "discriminator steps at a 100x larger learning rate make D that confident at once: the generator "
         "gets almost no gradient and stays on the one mode it started nearest to."))
@@ -82,42 +82,55 @@ _add(Preset("oscillating", "ring8", dict(
 
 
 _add(Preset("healthy", "grid25", dict(
-    loss="nonsaturating", k=1, steps=9000, batch_size=128, lr_g=1e-3, lr_d=1e-3, lr_decay_to=0.2,
-    instance_noise=0.3, instance_noise_until=0.4,
+    loss="nonsaturating", k=1, steps=14000, batch_size=128, lr_g=1e-3, lr_d=1e-3, lr_decay_to=0.2,
+    instance_noise=0.3, instance_noise_until=0.35,
     g_kwargs={"latent_dim": 16, "hidden": 128, "depth": 3, "activation": "tanh"},
     d_kwargs={"hidden": 128, "depth": 2, "activation": "tanh"}, log_every=100, ckpt_every=500),
     why="ring8's healthy nets, plus instance noise: 25 modes 0.05 wide and 2 apart are too sharp for D "
         "to guide G from afar, so D first sees the data blurred by noise of std 0.3 (G learns the coarse "
-        "grid and spreads over every mode) and the blur fades out over the first 40% of the run, "
+        "grid and spreads over every mode) and the blur fades out over the first 35% of the run, "
         "after which D sharpens and pulls the samples onto the modes. Small batches buy many steps."))
 
 _add(Preset("collapsed", "grid25", dict(
-    loss="minimax", k=5, steps=3000, batch_size=512, lr_g=1e-4, lr_d=1e-2,
-    g_kwargs={**METZ_G, "scale": 4.0}, d_kwargs={**METZ_D, "input_scale": 0.25}, log_every=25, ckpt_every=150),
-    why="As ring8's collapsed preset."))
+    loss="minimax", k=5, steps=1500, batch_size=512, lr_g=1e-4, lr_d=1e-2,
+    g_kwargs=METZ_G, d_kwargs=METZ_D, log_every=25, ckpt_every=75),
+    why="ring8's collapsed recipe. Metz et al.'s generator starts with its samples in a small cloud near "
+        "the origin, which on this grid is a mode: the saturated minimax gradient leaves them there, a "
+        "genuine one-mode generator with high-quality samples."))
 
 _add(Preset("oscillating", "grid25", dict(
     loss="nonsaturating", k=1, steps=10000, batch_size=512, lr_g=1e-3, lr_d=1e-4,
-    g_kwargs={**METZ_G, "scale": 4.0}, d_kwargs={**METZ_D, "input_scale": 0.25}, log_every=50, ckpt_every=500),
-    why="As ring8's oscillating preset."))
+    g_kwargs=METZ_G, d_kwargs=METZ_D, log_every=50, ckpt_every=500),
+    why="ring8's oscillating recipe: the fast generator chases the slow discriminator's current favourite "
+        "region from mode to mode across the grid."))
 
-DIGITS_G = {"latent_dim": 32, "hidden": 256, "depth": 2, "activation": "relu", "output": "sigmoid"}
+DIGITS_G = {"latent_dim": 32, "hidden": 256, "depth": 2, "activation": "leaky_relu", "output": "sigmoid"}
 DIGITS_D = {"hidden": 256, "depth": 2, "activation": "leaky_relu"}
 
 _add(Preset("healthy", "digits", dict(
-    loss="nonsaturating", k=1, steps=4000, batch_size=128, lr_g=2e-4, lr_d=2e-4,
-    g_kwargs=DIGITS_G, d_kwargs=DIGITS_D, log_every=50, ckpt_every=400),
-    why="DCGAN-style Adam settings on an MLP."))
+    loss="nonsaturating", k=1, steps=6000, batch_size=64, lr_g=2e-4, lr_d=2e-4,
+    g_kwargs={**DIGITS_G, "batchnorm": True}, d_kwargs=DIGITS_D, log_every=100, ckpt_every=300, eval_samples=500),
+    why="DCGAN's recipe on MLPs: Adam 2e-4 with beta1 0.5, leaky-ReLU D, and batch normalisation in G. "
+        "Without batch norm the same MLP generator collapses onto one class at a time (that is the "
+        "oscillating preset); normalising each layer over the batch keeps the samples of a batch apart."))
 
 _add(Preset("collapsed", "digits", dict(
     loss="minimax", k=5, steps=1500, batch_size=128, lr_g=1e-4, lr_d=1e-2,
-    g_kwargs=DIGITS_G, d_kwargs=DIGITS_D, log_every=25, ckpt_every=150),
-    why="As ring8's collapsed preset."))
+    g_kwargs=DIGITS_G, d_kwargs=DIGITS_D, log_every=50, ckpt_every=100, eval_samples=500),
+    why="ring8's collapsed recipe on images: within a few steps D separates real digits from the "
+        "generator's initial grey blur with near-certainty, the minimax gradient vanishes, and every "
+        "sample stays the same blur, which the classifier files under one class. This is collapse by "
+        "vanishing gradients (the samples are not digits), the failure the paper's Section 3 warns of."))
 
 _add(Preset("oscillating", "digits", dict(
-    loss="nonsaturating", k=1, steps=4000, batch_size=128, lr_g=1e-3, lr_d=1e-4,
-    g_kwargs=DIGITS_G, d_kwargs=DIGITS_D, log_every=50, ckpt_every=200),
-    why="As ring8's oscillating preset."))
+    loss="nonsaturating", k=1, steps=5000, batch_size=64, lr_g=2e-4, lr_d=2e-4,
+    instance_noise=0.2, instance_noise_until=0.5,
+    g_kwargs={**DIGITS_G, "activation": "relu"}, d_kwargs=DIGITS_D, log_every=100, ckpt_every=250,
+    eval_samples=500),
+    why="The healthy recipe without batch norm in G: nothing ties the samples of a batch together, so G "
+        "piles onto the one class D currently rates highest; D (stronger on 1,197 images) learns to reject "
+        "it within a few hundred steps and G jumps to another class: mode hopping, with D's verdict on "
+        "the samples swinging as it does."))
 
 
 def list_presets(data: str | None = None) -> list[tuple[str, str]]:

@@ -413,7 +413,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
                 real_logits, fake_logits = D(_blur(x, noise, gen)), D(_blur(fake, noise, gen))
                 d_loss = discriminator_loss(real_logits, fake_logits)
                 if not torch.isfinite(d_loss):
-                    raise _diverged("the discriminator loss", float(d_loss), step, out, last_ckpt)
+                    raise _diverged("the discriminator loss", d_loss.item(), step, out, last_ckpt)
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 grad_d = _grad_norm(D)
@@ -424,7 +424,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
             D.requires_grad_(False)
             g_loss = g_loss_fn(D(_blur(G(latent.draw(config.batch_size, gen)), noise, gen)))
             if not torch.isfinite(g_loss):
-                raise _diverged("the generator loss", float(g_loss), step, out, last_ckpt)
+                raise _diverged("the generator loss", g_loss.item(), step, out, last_ckpt)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             grad_g = _grad_norm(G)
