@@ -192,6 +192,17 @@ def test_every_regime_has_a_preset_for_each_dataset() -> None:
             assert cfg.expected_regime == name and cfg.seed == 5
 
 
+@pytest.mark.parametrize("data", ["ring8", "grid25", "digits"])
+def test_every_preset_runs_a_few_steps(tmp_path: Path, data: str) -> None:
+    for _, name in list_presets(data):
+        cfg = preset_config(name, data, seed=0, steps=2, threads=1, eval_samples=100, batch_size=64)
+        res = train(cfg, tmp_path / name)
+        gen = ganeval.load_generator(res.checkpoints[-1])
+        # Sampling is in eval mode (batch norm uses running statistics): same seed, same samples.
+        assert torch.equal(gen.sample(20, seed=4), gen.sample(20, seed=4))
+        assert json.loads((tmp_path / name / "config.json").read_text())["expected_regime"] == name
+
+
 def test_unknown_preset_suggests_near_miss(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     with pytest.raises(GanevalError, match="Did you mean: healthy"):
         preset_config("helthy", "ring8")
