@@ -10,7 +10,7 @@ seconds and the training split over several sessions.
     python benchmarks/diagnose.py --cache DIR --data ring8 --seeds 200-204 --jobs 2
     python benchmarks/diagnose.py --cache DIR --dstar                               # + |D - D*| over healthy runs
     python benchmarks/diagnose.py --cache DIR --no-train                            # table from the cache only
-    python benchmarks/diagnose.py --cache DIR --data ring8 --vanishing              # + a vanishing-gradient run
+    python benchmarks/diagnose.py --cache DIR --data ring8 --presets vanishing --seeds 210-219
 
 The cache layout is ``DIR/<data>-<preset>-<seed>/`` (as ``benchmarks/presets.py --keep DIR`` writes it,
 so its runs are reused too). ``--dstar`` runs the optimal-discriminator check at evenly spaced
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 VERDICTS = ("healthy", "collapsed", "oscillating", "vanishing", "diverged", "inconclusive")
 
-# Not a preset of reference_trainers: a run built here to show vanishing gradients (``--vanishing``).
+# Not a preset of reference_trainers: a run built here to show vanishing gradients (``--presets vanishing``).
 # The minimax loss log(1 - D(G(z))) saturates once D rejects the samples; five D steps at lr 1e-2
 # against a generator at lr 1e-5 make D reject them before G has moved, so G's gradient dies
 # while its samples are still far from every mode.
@@ -131,14 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", required=True, help="run cache folder (created); finished runs in it are reused")
     ap.add_argument("--data", nargs="+", default=["ring8", "grid25"], help="datasets (default ring8 grid25)")
-    ap.add_argument("--presets", nargs="+", default=list(REGIMES), help="presets (default: all)")
+    ap.add_argument("--presets", nargs="+", default=list(REGIMES),
+                    help="presets (default: all of reference_trainers'); 'vanishing' adds this script's own "
+                         "vanishing-gradient run (ring8 only)")
     ap.add_argument("--seeds", default="200-209", help="'200-209', '200,203' or a count (default 200-209)")
     ap.add_argument("--jobs", type=int, default=1, help="training processes at a time (default 1)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads per training run (default 2 / jobs)")
     ap.add_argument("--no-train", action="store_true", help="only diagnose runs already in the cache")
     ap.add_argument("--dstar", action="store_true", help="also run the optimal-D check on healthy runs")
-    ap.add_argument("--vanishing", action="store_true",
-                    help="also train and diagnose the benchmark's own vanishing-gradient run (ring8 only)")
     ap.add_argument("--verbose", action="store_true", help="print every run's verdict and summary")
     args = ap.parse_args(argv)
 
@@ -146,11 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     seeds = parse_seeds(args.seeds)
     threads = args.threads or max(1, 2 // args.jobs)
-    have = set(list_presets())
+    have = set(list_presets()) | {("ring8", "vanishing")}
     presets = list(args.presets)
-    if args.vanishing:
-        presets.append("vanishing")
-        have.add(("ring8", "vanishing"))
     missing = [(d, p) for d in args.data for p in presets if (d, p) not in have]
     if missing:
         print("no preset for: " + ", ".join(f"{d}/{p}" for d, p in missing))

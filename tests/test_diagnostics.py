@@ -279,6 +279,27 @@ def test_rules_read_the_signals_not_the_regime_name():
     assert loose.confidence < tight.confidence
 
 
+def test_vanishing_from_a_saturated_minimax_loss():
+    # G's gradient was never alive (D wins from the first log line): no collapse relative to its peak,
+    # but D(G(z)) ~ 0 saturates the minimax loss, whose gradient scales with D(G(z)).
+    h = synthetic("vanishing")
+    h["grad_norm_g"] = 1e-4 * (1 + 0.1 * np.random.default_rng(0).random(len(h)))
+    h["d_real"], h["d_fake"] = 0.999, 1e-5
+    assert not diagnose(h, data="ring8").signal("grad_g_collapse").fired
+    d = diagnose(h, data="ring8")
+    assert d.verdict == "vanishing" and d.evidence[0].name == "d_certain", d.text()
+    # with the non-saturating loss a certain D still leaves G a gradient: not vanishing by that sign
+    assert decide_with_loss(h, "nonsaturating") == "collapsed"
+
+
+def decide_with_loss(history: pd.DataFrame, loss: str) -> str:
+    from ganeval.diagnostics import decide
+    from ganeval.diagnostics.signals import Tables, compute_signals
+
+    sig, _ = compute_signals(Tables({"history": history}), 8, Thresholds())
+    return decide(sig, Thresholds(), loss)[0]
+
+
 def test_history_without_coverage_columns_says_what_it_cannot_see():
     h = synthetic("healthy")[["step", "d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g"]]
     d = diagnose(h)

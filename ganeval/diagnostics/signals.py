@@ -41,6 +41,8 @@ class Thresholds:
         d_swing: standard deviation of D(x) or D(G(z)) over the second half above which D's outputs
             swing rather than settle.
         d_wins_gap: median D(x) - D(G(z)) at the end above which D wins outright.
+        d_certain: median D(G(z)) at the end below which D rejects the samples with near-certainty,
+            which saturates the minimax generator loss (its gradient scales with D(G(z))).
         grad_collapse: end / peak of G's gradient norm below which G's gradient has collapsed.
         loss_blowup: |loss| (nats) above which a run has diverged.
         end_fraction: the share of points forming the end window.
@@ -52,6 +54,7 @@ class Thresholds:
     top2_share: float = 0.5
     d_swing: float = 0.02
     d_wins_gap: float = 0.8
+    d_certain: float = 0.01
     grad_collapse: float = 0.01
     loss_blowup: float = 100.0
     end_fraction: float = 0.2
@@ -309,6 +312,14 @@ def _discriminator(t: Tables, th: Thresholds, sig: dict[str, Signal], notes: lis
         f"At the end D(x) - D(G(z)) = {gap:.2f} (D(x) {np.median(v_r[end_r]):.2f}, D(G(z)) {np.median(v_f[end_f]):.2f}); "
         f"over the second half the gap is {trend} ({slope:+.2f}). "
         + ("D wins outright." if gap >= th.d_wins_gap else "D does not win outright."), src)
+    fake_end = float(np.median(v_f[end_f]))
+    certain = fake_end < th.d_certain
+    sig["d_certain"] = Signal(
+        "d_certain", fake_end, th.d_certain, certain, "vanishing",
+        _clip01(abs(math.log10(max(fake_end, 1e-12) / th.d_certain)) / 2),
+        f"At the end D(G(z)) = {fake_end:.2g}: " + (
+            "D rejects the samples with near-certainty, which saturates the minimax loss log(1 - D(G(z))) "
+            "(its gradient scales with D(G(z)))." if certain else "D is not certain about the samples."), src)
 
 
 def _gradients(t: Tables, th: Thresholds, sig: dict[str, Signal], notes: list[str]) -> None:

@@ -120,11 +120,19 @@ def _confidence(values: list[float], *, base: float = 0.5, span: float = 0.45, p
     return round(float(min(cap, max(0.05, base + span * s - penalty))), 3)
 
 
-def decide(sig: dict[str, Signal], th: Thresholds) -> tuple[str, float, list[str], str]:
-    """Apply the verdict rules. Returns (verdict, confidence, deciding signal names, summary)."""
+def decide(sig: dict[str, Signal], th: Thresholds, loss: str | None = None) -> tuple[str, float, list[str], str]:
+    """Apply the verdict rules. Returns (verdict, confidence, deciding signal names, summary).
+
+    ``loss`` is the generator loss from config.json: with the non-saturating loss a certain D does
+    not by itself starve G of gradient, so only a measured gradient collapse counts.
+    """
 
     def fired(name: str) -> bool:
         return bool(sig.get(name) and sig[name].fired)
+
+    # G's gradient is gone: measured (end / peak), or implied by a saturated minimax loss.
+    starved = fired("grad_g_collapse") or (fired("d_certain") and loss != "nonsaturating")
+    grad_names = ["grad_g_collapse"] if fired("grad_g_collapse") else ["d_certain", "grad_g_collapse"]
 
     if fired("run_status"):
         return ("diverged", 0.97, ["run_status", "non_finite", "loss_blowup"],
@@ -142,8 +150,8 @@ def decide(sig: dict[str, Signal], th: Thresholds) -> tuple[str, float, list[str
             return ("oscillating", conf, names,
                     "Mode hopping: the generator sits on one or two modes at a time and keeps moving between them.")
         hq = sig.get("hq_fraction_end")
-        if fired("grad_g_collapse") and fired("d_gap") and hq is not None and (hq.value or 0) < VANISHING_HQ:
-            names = ["grad_g_collapse", "d_gap", "hq_fraction_end", "coverage_end"]
+        if starved and fired("d_gap") and hq is not None and (hq.value or 0) < VANISHING_HQ:
+            names = grad_names[:1] + ["d_gap", "hq_fraction_end", "coverage_end"] + grad_names[1:]
             return ("vanishing", _confidence(strengths(sig, names[:2])), names,
                     "Vanishing gradients: D wins outright, G's gradient has collapsed and its samples never reached the data.")
         if fired("coverage_end"):
@@ -161,8 +169,8 @@ def decide(sig: dict[str, Signal], th: Thresholds) -> tuple[str, float, list[str
         if loose:
             summary += f" But most samples lie off the modes (high-quality fraction {hq.value:.0%})."
         return "healthy", _confidence(strengths(sig, ["coverage_end"]), penalty=penalty), names, summary
-    if fired("grad_g_collapse") and fired("d_gap"):
-        names = ["grad_g_collapse", "d_gap"]
+    if starved and fired("d_gap"):
+        names = grad_names[:1] + ["d_gap"] + grad_names[1:]
         return ("vanishing", _confidence(strengths(sig, names), cap=0.8), names,
                 "Vanishing gradients: D wins outright and G's gradient has collapsed.")
     if fired("d_swing"):
@@ -305,7 +313,7 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
                    "(more log lines or checkpoints).")
         sig.update(_snapshot(tables, n_modes))
     else:
-        verdict, conf, names, summary = decide(sig, th)
+        verdict, conf, names, summary = decide(sig, th, config.get("loss"))
     if od:
         sig.update(_optimal_d_signals(od))
     ordered = [sig[n] for n in names if n in sig] + [s for n, s in sig.items() if n not in names]
