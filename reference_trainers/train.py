@@ -48,6 +48,7 @@ from .losses import GENERATOR_LOSSES, discriminator_loss
 OPTIMIZERS = ("adam", "sgd")
 HISTORY_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d"]
 COVERAGE_COLUMNS = ["modes_covered", "hq_fraction", "dominant_mode", "top2_share"]
+NN_REFERENCE_MAX = 2000
 
 
 @dataclass
@@ -163,12 +164,16 @@ def _nn_label_proxy(dataset: Dataset) -> Callable[[torch.Tensor], tuple[np.ndarr
     """Labels and plausibility of image samples from their nearest training image in pixel space.
 
     A sample takes the label of its nearest training image (1-NN, ~98% accurate on held-out 8x8
-    digits); it is *plausible* when that distance is no larger than the 95th percentile of the
+    digits; at most ``NN_REFERENCE_MAX`` training images, a seeded subset); it is *plausible* when that distance is no larger than the 95th percentile of the
     same distance for the real validation images (as close to the training set as real unseen
     digits are). Noise and blurred averages of digits are not plausible.
     """
     train = dataset.train.reshape(dataset.train.shape[0], -1).double()
     labels = dataset.train_labels.numpy()  # type: ignore[union-attr]
+    if train.shape[0] > NN_REFERENCE_MAX:
+        # A seeded subset keeps each log cheap on large image sets (MNIST); digits use all 1,197.
+        keep = torch.randperm(train.shape[0], generator=torch_generator(0))[:NN_REFERENCE_MAX]
+        train, labels = train[keep], labels[keep.numpy()]
     val = dataset.val.reshape(dataset.val.shape[0], -1).double()
     radius = float(torch.quantile(torch.cdist(val, train).min(1).values, 0.95))
 
@@ -182,8 +187,8 @@ def _nn_label_proxy(dataset: Dataset) -> Callable[[torch.Tensor], tuple[np.ndarr
 def coverage_proxy(dataset: Dataset) -> tuple[str, Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]] | None]:
     """The labeller used for images: ``(name, fn(samples) -> (labels, high_quality))``.
 
-    On ``digits``, when the shipped classifier (:mod:`ganeval.features.digits_cnn`) loads, labels
-    are its top class and a sample is high quality when the classifier is confident (top-class
+    On ``digits`` and ``mnist``, when the shipped classifier (:mod:`ganeval.features.digits_cnn`)
+    loads, labels are its top class and a sample is high quality when the classifier is confident (top-class
     probability >= 0.9) *and* the sample is plausible in pixel space (:func:`_nn_label_proxy`):
     the classifier alone calls most uniform-noise images a confident "8". Otherwise labels and
     quality come from the pixel-space nearest neighbour alone. ``("none", None)`` for data
@@ -192,11 +197,11 @@ def coverage_proxy(dataset: Dataset) -> tuple[str, Callable[[torch.Tensor], tupl
     if dataset.kind != "images" or dataset.train_labels is None or not dataset.n_classes:
         return "none", None
     nearest = _nn_label_proxy(dataset)
-    if dataset.name == "digits":
+    if dataset.name in ("digits", "mnist"):
         try:
             from ganeval.features.digits_cnn import load_classifier
 
-            clf = load_classifier("digits")
+            clf = load_classifier(dataset.name)
         except (ImportError, GanevalError, OSError):
             clf = None
         if clf is not None:

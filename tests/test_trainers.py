@@ -163,6 +163,16 @@ def test_paper_mnist_architecture_tiny(tmp_path: Path) -> None:
     assert torch.equal(disc(x), disc(x))  # no dropout in eval mode
 
 
+def test_paper_mnist_architecture_on_mnist(tmp_path: Path, mnist_root: Path) -> None:
+    cfg = TrainConfig(data="mnist", data_root=str(mnist_root), g_net="paper_mnist", d_net="paper_mnist",
+                      g_kwargs={"latent_dim": 100, "hidden": 32}, d_kwargs={"units": 16, "pieces": 5},
+                      optimizer="sgd", lr_g=0.1, lr_d=0.1, momentum=0.5, steps=2, **{**TINY, "eval_samples": 100})
+    res = train(cfg, tmp_path / "run")
+    gen = ganeval.load_generator(res.checkpoints[-1])
+    assert gen.sample(3, seed=0).shape == (3, 1, 28, 28)
+    assert list(pd.read_csv(res.history).columns) == MIXTURE_COLUMNS
+
+
 # ----------------------------------------------------------------------------------------------
 # CLI and presets
 
