@@ -86,7 +86,8 @@ def judge(run_dir: Path, regime: str, data: str) -> dict[str, Any]:
         assert stats is not None
         covered: list[int] = []
         if ds.kind == "mixture":
-            covered = [i for i, c in enumerate(mode_coverage(samples, ds.means, ds.std).counts) if c > 0]  # type: ignore[attr-defined]
+            counts = mode_coverage(samples, ds.means, ds.std).counts  # type: ignore[attr-defined]
+            covered = [i for i, c in enumerate(counts) if c > 0]
         rows.append({"step": gen.step, **stats, "covered_set": covered, "d_fake": d_fake})
     half = [r for r in rows if r["step"] >= cfg["steps"] / 2]
     d_fake_std = float(np.std([r["d_fake"] for r in half]))
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="parallel training processes")
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default 2 / jobs)")
     ap.add_argument("--steps", type=int, default=None, help="override the presets' step counts")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override TrainConfig fields (JSON values)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override TrainConfig fields (JSON values)")
     ap.add_argument("--keep", default=None, help="keep the run folders here (default: a temporary folder, removed)")
     ap.add_argument("--verbose", action="store_true", help="print every run's statistics")
     args = ap.parse_args(argv)

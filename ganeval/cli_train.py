@@ -36,6 +36,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr-decay-to", type=float, default=None,
                    help="decay both learning rates geometrically to this fraction by the last step")
     p.add_argument("--batch-size", type=int, default=None, help="minibatch size")
+    p.add_argument("--instance-noise", type=float, default=None,
+                   help="std of Gaussian noise added to D's inputs, fading linearly to 0")
+    p.add_argument("--instance-noise-until", type=float, default=None,
+                   help="fraction of the run at which the instance noise reaches 0 (default 0.5)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="optimizer (default adam)")
     p.add_argument("--momentum", type=float, default=None, help="SGD momentum")
     p.add_argument("--g-net", default=None, help="generator network: mlp, paper_mnist")
@@ -47,8 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-CUSTOM_FLAGS = ("loss", "k", "lr_g", "lr_d", "lr_decay_to", "batch_size", "optimizer", "momentum", "g_net",
-                "d_net", "log_every", "ckpt_every", "threads")
+CUSTOM_FLAGS = ("loss", "k", "lr_g", "lr_d", "lr_decay_to", "batch_size", "instance_noise", "instance_noise_until",
+                "optimizer", "momentum", "g_net", "d_net", "log_every", "ckpt_every", "threads")
 
 
 def _train(args: argparse.Namespace) -> int:

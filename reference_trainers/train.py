@@ -134,7 +134,8 @@ class TrainConfig:
                 raise GanevalError(f"`{name}` must be a positive finite number, got {value!r} "
                                    f"(--{name.replace('_', '-')}).")
         if self.lr_decay_to is not None and not (0 < self.lr_decay_to <= 1):
-            raise GanevalError(f"`lr_decay_to` must be in (0, 1] (a fraction of the initial lr), got {self.lr_decay_to!r}.")
+            raise GanevalError(f"`lr_decay_to` must be in (0, 1] (a fraction of the initial lr), "
+                               f"got {self.lr_decay_to!r}.")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise GanevalError(f"`betas` must be two numbers in [0, 1), got {self.betas!r}.")
         if not (math.isfinite(self.instance_noise) and self.instance_noise >= 0):
@@ -164,7 +165,8 @@ def _nn_label_proxy(dataset: Dataset) -> Callable[[torch.Tensor], tuple[np.ndarr
     """Labels and plausibility of image samples from their nearest training image in pixel space.
 
     A sample takes the label of its nearest training image (1-NN, ~98% accurate on held-out 8x8
-    digits; at most ``NN_REFERENCE_MAX`` training images, a seeded subset); it is *plausible* when that distance is no larger than the 95th percentile of the
+    digits; at most ``NN_REFERENCE_MAX`` training images, a seeded subset); it is *plausible*
+    when that distance is no larger than the 95th percentile of the
     same distance for the real validation images (as close to the training set as real unseen
     digits are). Noise and blurred averages of digits are not plausible.
     """
@@ -394,7 +396,8 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
     save_kw = dict(factory="reference_trainers.nets:" + nets.FACTORY_NAMES[nets.GENERATORS[config.g_net]],
                    factory_kwargs=g_kwargs, latent_dim=latent.dim, latent_dist=latent.distribution,
                    latent_low=latent.low, latent_high=latent.high, data=str(config.data), discriminator=D,
-                   discriminator_factory="reference_trainers.nets:" + nets.FACTORY_NAMES[nets.DISCRIMINATORS[config.d_net]],
+                   discriminator_factory="reference_trainers.nets:"
+                   + nets.FACTORY_NAMES[nets.DISCRIMINATORS[config.d_net]],
                    discriminator_kwargs=d_kwargs,
                    meta={"preset": config.preset, "seed": config.seed, "loss": config.loss, "k": config.k})
     with open(hist_path, "w", buffering=1) as hist:

@@ -149,7 +149,8 @@ def test_digit_coverage_proxy_on_real_images() -> None:
 
 def test_paper_mnist_architecture_tiny(tmp_path: Path) -> None:
     full_g, full_d = nets.paper_mnist_generator(), nets.paper_mnist_discriminator()
-    assert sum(p.numel() for p in full_g.parameters()) == (100 * 1200 + 1200) + (1200 * 1200 + 1200) + (1200 * 784 + 784)
+    n_g = (100 * 1200 + 1200) + (1200 * 1200 + 1200) + (1200 * 784 + 784)
+    assert sum(p.numel() for p in full_g.parameters()) == n_g
     assert sum(p.numel() for p in full_d.parameters()) == (784 * 1200 + 1200) + (240 * 1200 + 1200) + (240 + 1)
     cfg = TrainConfig(data="digits", g_net="paper_mnist", g_kwargs={"latent_dim": 10, "hidden": 24, "side": 8},
                       d_net="paper_mnist", d_kwargs={"units": 12, "pieces": 3}, steps=3, **TINY)
@@ -183,11 +184,14 @@ def test_cli_train_preset_and_custom(tmp_path: Path) -> None:
     cfg = json.loads((tmp_path / "p" / "config.json").read_text())
     assert cfg["preset"] == "healthy" and cfg["steps"] == 4 and cfg["seed"] == 1
     assert cli_main(["train", "--loss", "minimax", "--k", "2", "--lr-g", "1e-4", "--lr-d", "1e-2", "--batch-size",
-                     "16", "--data", "ring8", "--out", str(tmp_path / "c"), "--steps", "3", "--threads", "1"]) == 0
+                     "16", "--instance-noise", "0.1", "--data", "ring8", "--out", str(tmp_path / "c"), "--steps", "3",
+                     "--threads", "1"]) == 0
     cfg = json.loads((tmp_path / "c" / "config.json").read_text())
-    assert (cfg["loss"], cfg["k"], cfg["lr_g"], cfg["lr_d"], cfg["batch_size"]) == ("minimax", 2, 1e-4, 1e-2, 16)
+    assert (cfg["loss"], cfg["k"], cfg["lr_g"], cfg["lr_d"], cfg["batch_size"], cfg["instance_noise"]) == \
+        ("minimax", 2, 1e-4, 1e-2, 16, 0.1)
     # An existing run is not silently replaced.
-    assert cli_main(["train", "--loss", "minimax", "--data", "ring8", "--out", str(tmp_path / "c"), "--steps", "2"]) == 2
+    again = ["train", "--loss", "minimax", "--data", "ring8", "--out", str(tmp_path / "c"), "--steps", "2"]
+    assert cli_main(again) == 2
     assert cli_main(["train", "--loss", "minimax", "--data", "ring8", "--out", str(tmp_path / "c"), "--steps", "2",
                      "--overwrite", "--threads", "1"]) == 0
 
