@@ -11,14 +11,20 @@ differences. High-precision reference: none is exact, so agreement is quoted pai
 Part 2 accumulates mean and covariance of ``--n-stream`` x D float32 features generated batch by
 batch (never held at once) with :class:`ganeval.metrics.FeatureStats`, and, for comparison,
 ``np.cov`` on the whole array as pytorch-fid and torch-fidelity compute it. Each runs in a child
-process so its peak resident memory (``ru_maxrss`` minus the child's footprint before the
-work) is its own.
+process so its peak resident memory (Linux ``VmHWM``, reset just before the work, minus the
+resident size at that point) is its own.
+
+``--threads N`` sets torch's and the BLAS libraries' threads (OMP/OPENBLAS/MKL_NUM_THREADS, the
+script restarts itself to apply them) for all three libraries alike; on a shared, oversubscribed
+machine 1 thread gives steady ratios, where idle threads of a multi-threaded BLAS otherwise
+dominate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -69,6 +75,33 @@ def compare(d: int, repeats: int) -> None:
         print(f"  speed-up: {pf_t / ours_t:.1f}x vs pytorch-fid, {tf_t / ours_t:.1f}x vs torch-fidelity")
 
 
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> int:
+    """Reset the kernel's peak-RSS mark (Linux) and return the current RSS in KiB (ru_maxrss elsewhere)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        rss = _status_kib("VmRSS")
+        if rss is not None:
+            return rss
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak() -> int:
+    hwm = _status_kib("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _child(mode: str, n: int, d: int, batch: int) -> None:
     import torch
 
@@ -76,7 +109,7 @@ def _child(mode: str, n: int, d: int, batch: int) -> None:
 
     gen = torch.Generator().manual_seed(0)
     mix = torch.randn(d, d, generator=gen) / d**0.5
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _reset_peak()
     t = time.perf_counter()
     if mode == "stream":
         st = FeatureStats()
@@ -87,17 +120,18 @@ def _child(mode: str, n: int, d: int, batch: int) -> None:
         feats = torch.cat([torch.randn(min(batch, n - s), d, generator=gen) @ mix for s in range(0, n, batch)]).numpy()
         mu, sigma = feats.mean(0), np.cov(feats, rowvar=False)
     seconds = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak()
     print(json.dumps({"seconds": seconds, "peak_mib": (peak - before) / 1024, "trace": float(np.trace(sigma)),
                       "mu0": float(mu[0])}))
 
 
-def stream(n: int, d: int, batch: int) -> None:
+def stream(n: int, d: int, batch: int, threads: int | None) -> None:
     print(f"\nstatistics of {n:,} x {d} float32 features (batches of {batch}), each in its own process")
     out = {}
     for mode, label in (("stream", "ganeval FeatureStats (streaming)"), ("whole", "np.cov on the whole array")):
         res = subprocess.run([sys.executable, __file__, "--child", mode, "--n-stream", str(n), "--dim", str(d),
-                              "--batch", str(batch)], capture_output=True, text=True, check=True)
+                              "--batch", str(batch)] + (["--threads", str(threads)] if threads else []),
+                             capture_output=True, text=True, check=True)
         out[mode] = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"  {label:34s} {out[mode]['seconds']:8.2f} s   peak memory +{out[mode]['peak_mib']:8.1f} MiB")
     rel = abs(out["stream"]["trace"] - out["whole"]["trace"]) / out["whole"]["trace"]
@@ -112,17 +146,24 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--n-stream", type=int, default=50_000)
     p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=None, help="limit torch and BLAS threads (default: as configured)")
     p.add_argument("--child", choices=["stream", "whole"], default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.threads and os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
+        # Thread pools are sized when each BLAS library loads, some lazily: set them all, then restart.
+        env = {k: str(args.threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], {**os.environ, **env})
+    import torch
+
     if args.child:
         _child(args.child, args.n_stream, args.dim, args.batch)
         return
-    import torch
-
-    print(f"threads: torch {torch.get_num_threads()}; numpy/scipy BLAS as configured; python {sys.version.split()[0]}")
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    print(f"threads: torch {torch.get_num_threads()}, BLAS {args.threads or 'as configured'}; "
+          f"python {sys.version.split()[0]}; load average {load}")
     compare(args.dim, args.repeats)
     if args.n_stream:
-        stream(args.n_stream, args.dim, args.batch)
+        stream(args.n_stream, args.dim, args.batch, args.threads)
 
 
 if __name__ == "__main__":

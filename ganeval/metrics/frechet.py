@@ -239,8 +239,8 @@ class FeatureStats:
 
     def __init__(self) -> None:
         self._n = 0
-        self._mean: torch.Tensor | None = None
-        self._m2: torch.Tensor | None = None
+        self._mean: np.ndarray | None = None
+        self._m2: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -262,14 +262,14 @@ class FeatureStats:
             raise GanevalError(f"`batch` has {x.shape[1]} features per row but earlier batches had "
                                f"{self._mean.shape[0]}.")
         for s in range(0, x.shape[0], STATS_CHUNK):
-            self._merge(x[s:s + STATS_CHUNK].detach().to("cpu", torch.float64))
+            self._merge(x[s:s + STATS_CHUNK].detach().to("cpu", torch.float64).numpy())
         return self
 
-    def _merge(self, xb: torch.Tensor) -> None:
+    def _merge(self, xb: np.ndarray) -> None:
         nb = xb.shape[0]
         mb = xb.mean(0)
         xc = xb - mb
-        m2b = xc.T @ xc
+        m2b = xc.T @ xc  # numpy runs ``a.T @ a`` as a symmetric rank-k update (half a matmul's work)
         if self._mean is None or self._m2 is None:
             self._n, self._mean, self._m2 = nb, mb, m2b
             return
@@ -277,20 +277,21 @@ class FeatureStats:
         delta = mb - self._mean
         tot = n + nb
         self._mean = self._mean + delta * (nb / tot)
-        self._m2 = self._m2 + m2b + torch.outer(delta, delta) * (n * nb / tot)
+        m2b += np.outer(delta, delta * (n * nb / tot))
+        self._m2 += m2b
         self._n = tot
 
     @property
     def mu(self) -> np.ndarray:
         """(D,) float64 mean."""
         self._need(1)
-        return self._mean.numpy().copy()  # type: ignore[union-attr]
+        return self._mean.copy()  # type: ignore[union-attr]
 
     @property
     def sigma(self) -> np.ndarray:
         """(D, D) float64 unbiased covariance (divided by N - 1, like ``np.cov``)."""
         self._need(2)
-        m2 = self._m2.numpy()  # type: ignore[union-attr]
+        m2 = self._m2  # type: ignore[union-attr]
         return 0.5 * (m2 + m2.T) / (self._n - 1)
 
     def _need(self, k: int) -> None:
