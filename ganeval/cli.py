@@ -15,14 +15,24 @@ from .errors import GanevalError
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _add_common_eval(p: argparse.ArgumentParser) -> None:
+def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
+    """The flags that say what to evaluate and how: data, features, sampling, loading.
+
+    ``gate=True`` (``baseline`` / ``gate``) takes one ``--metric`` instead of ``--metrics`` and
+    ``--option``, since a baseline records exactly one metric.
+    """
     p.add_argument("--data", required=True, help="dataset name (see `ganeval datasets`) or path")
     p.add_argument("--data-root", default=None, help="folder holding MNIST / CIFAR-10 files")
     p.add_argument("--download", action="store_true", help="allow downloading the dataset (torchvision)")
-    p.add_argument("--metrics", default=None, help="comma-separated metric names (see `ganeval metrics`)")
-    p.add_argument("--features", default=None, help="feature extractor: inception, digits, mnist, raw")
+    if gate:
+        p.add_argument("--metric", default=None, help="the gated metric (default fid)")
+    else:
+        p.add_argument("--metrics", default=None, help="comma-separated metric names (see `ganeval metrics`)")
+    p.add_argument("--features", default=None, help="feature extractor: inception, digits, mnist, raw (default: "
+                   "raw for mixtures, the digits / MNIST CNN for digits / MNIST, inception otherwise)")
     p.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights (offline)")
-    p.add_argument("--n-samples", type=int, default=None, help="samples to draw (default depends on the data)")
+    p.add_argument("--n-samples", type=int, default=None, help="samples to draw (default depends on the data"
+                   + ("; the gate's must match the baseline)" if gate else ")"))
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--batch-size", type=int, default=1024, help="sampling batch size")
@@ -30,8 +40,17 @@ def _add_common_eval(p: argparse.ArgumentParser) -> None:
                    help="allow loading pickled modules / factories outside the allow-list (runs their code)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent size when the checkpoint does not say")
     p.add_argument("--latent-dist", choices=["normal", "uniform"], default=None, help="latent distribution")
-    p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
-                   help="a metric option, e.g. parzen.refine=4 or ndb.bins=50 (repeatable; values parsed as JSON)")
+    if not gate:
+        p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                       help="a metric option, e.g. parzen.refine=4 or ndb.bins=50 (repeatable; values parsed as JSON)")
+
+
+def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The loading and sampling keyword arguments that :func:`add_eval_flags` sets."""
+    ext = {"weights": args.inception_weights} if args.inception_weights else {}
+    return dict(device=args.device, batch_size=args.batch_size, trust=args.trust_checkpoint,
+                latent_dim=args.latent_dim, latent_dist=args.latent_dist, data_root=args.data_root,
+                download=args.download, extractor_options=ext)
 
 
 def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -60,13 +79,8 @@ def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
 
 def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`ganeval.evaluate` that the common flags set."""
-    ext: dict[str, Any] = {}
-    if getattr(args, "inception_weights", None):
-        ext["weights"] = args.inception_weights
     return dict(metrics=args.metrics, features=args.features, n_samples=args.n_samples, seed=args.seed,
-                device=args.device, batch_size=args.batch_size, trust=args.trust_checkpoint,
-                latent_dim=args.latent_dim, latent_dist=args.latent_dist, data_root=args.data_root,
-                download=args.download, extractor_options=ext, options=parse_options(getattr(args, "option", [])))
+                options=parse_options(getattr(args, "option", [])), **load_kwargs(args))
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -156,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate checkpoints (a run folder expands to its checkpoints, ordered by step) "
                        "and write index.html (self-contained), report.json, metrics.csv and PNG figures.")
     p.add_argument("paths", nargs="+", help="checkpoint file(s), samples (.npy/.npz), image folder(s) or run folder(s)")
-    _add_common_eval(p)
+    add_eval_flags(p)
     p.add_argument("--out", default=None, help="report folder (default reports/<name>)")
     p.add_argument("--json", action="store_true", help="print the report JSON on stdout instead of the summary table")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the run diagnosis of run folders")

@@ -10,33 +10,13 @@ import argparse
 import sys
 from typing import Any
 
+from .cli import add_eval_flags, load_kwargs
 from .errors import GanevalError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="checkpoint file, samples (.npy/.npz), image or run folder (its last step)")
-    p.add_argument("--data", required=True, help="dataset name (see `ganeval datasets`) or path")
-    p.add_argument("--data-root", default=None, help="folder holding MNIST / CIFAR-10 files")
-    p.add_argument("--download", action="store_true", help="allow downloading the dataset (torchvision)")
-    p.add_argument("--metric", default=None, help="the gated metric (default fid)")
-    p.add_argument("--features", default=None, help="feature extractor (default: raw for mixtures, digits CNN "
-                   "for digits, ...)")
-    p.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights (offline)")
-    p.add_argument("--n-samples", type=int, default=None, help="samples to draw (gate: must match the baseline)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
-    p.add_argument("--batch-size", type=int, default=1024, help="sampling batch size")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow loading pickled modules / factories outside the allow-list (runs their code)")
-    p.add_argument("--latent-dim", type=int, default=None, help="latent size when the checkpoint does not say")
-    p.add_argument("--latent-dist", choices=["normal", "uniform"], default=None, help="latent distribution")
-
-
-def _eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    ext = {"weights": args.inception_weights} if args.inception_weights else {}
-    return dict(device=args.device, batch_size=args.batch_size, trust=args.trust_checkpoint,
-                latent_dim=args.latent_dim, latent_dist=args.latent_dist, data_root=args.data_root,
-                download=args.download, extractor_options=ext)
+    add_eval_flags(p, gate=True)
 
 
 def _baseline(args: argparse.Namespace) -> int:
@@ -44,7 +24,7 @@ def _baseline(args: argparse.Namespace) -> int:
 
     b = make_baseline(args.checkpoint, args.data, metric=args.metric or "fid", seed=args.seed,
                       n_samples=args.n_samples, features=args.features, bootstrap=args.bootstrap,
-                      confidence=args.confidence, **_eval_kwargs(args))
+                      confidence=args.confidence, **load_kwargs(args))
     save_baseline(b, args.output)
     print(headline_baseline(b))
     print(f"baseline written to {args.output}", file=sys.stderr)
@@ -58,7 +38,7 @@ def _gate(args: argparse.Namespace) -> int:
     try:
         res = run_gate(args.checkpoint, args.data, args.baseline, metric=args.metric,
                        max_increase=args.max_increase, max_rel_increase=args.max_rel_increase, seed=args.seed,
-                       n_samples=args.n_samples, features=args.features, **_eval_kwargs(args))
+                       n_samples=args.n_samples, features=args.features, **load_kwargs(args))
     except GanevalError as exc:
         write_outputs(None, junit=args.junit, summary=args.summary, error=str(exc))
         raise

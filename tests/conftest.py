@@ -28,6 +28,16 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp.undo()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of small-matrix tests: a second only adds contention on a
+    2-core machine (BLAS is already limited to one thread for the whole session)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def mnist_root() -> Path:
     """The MNIST test split shipped beside the project (skips where it is absent)."""

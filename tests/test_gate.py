@@ -19,17 +19,7 @@ N = "300"
 BOOT = "30"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small matrices: threads only add contention on the shared 2-core machine (and in CI).
-    import scipy.linalg  # noqa: F401  (load the BLAS libraries first: limits apply to loaded ones only)
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
