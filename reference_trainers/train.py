@@ -299,12 +299,18 @@ def _latent(G: nn.Module) -> LatentSpec:
 def _optimizer(config: TrainConfig, params: Any, lr: float) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=config.momentum)
-    return torch.optim.Adam(params, lr=lr, betas=tuple(config.betas))  # type: ignore[arg-type]
+    # foreach: one multi-tensor kernel per update instead of a loop over parameters; on the CPU torch
+    # otherwise takes the loop, which dominates the small nets' steps. Same arithmetic, same numbers.
+    return torch.optim.Adam(params, lr=lr, betas=tuple(config.betas), foreach=True)  # type: ignore[arg-type]
 
 
 def _grad_norm(module: nn.Module) -> float:
-    sq = [p.grad.detach().double().pow(2).sum() for p in module.parameters() if p.grad is not None]
-    return float(torch.stack(sq).sum().sqrt()) if sq else 0.0
+    """Global L2 norm of the gradients: one fused per-tensor norm pass (it runs every step, and a
+    loop of small ops per parameter cost a tenth of a small run's time), combined in float64."""
+    grads = [p.grad.detach() for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return 0.0
+    return float(torch.stack(torch._foreach_norm(grads)).double().square().sum().sqrt())
 
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:

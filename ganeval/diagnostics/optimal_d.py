@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from .._utils import as_matrix, torch_generator
 from ..errors import GanevalError
+from ..kernels import log_kde
 from ..results import Result
 
 LOG2 = math.log(2.0)
@@ -36,22 +37,18 @@ BANDWIDTH_RULES = ("heldout", "scott")
 # kernel density
 
 
-def _sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(M, N) squared Euclidean distances, float64; clamped because the expansion can dip below 0."""
-    return ((x * x).sum(1, keepdim=True) + (y * y).sum(1)[None] - 2 * x @ y.T).clamp_min(0)
-
-
 def kde_log_density(points: Any, samples: Any, bandwidth: float, *, chunk: int = 2048) -> torch.Tensor:
     """Log density (nats) of an isotropic Gaussian KDE with kernel std ``bandwidth``.
 
-    log p(x) = logsumexp_j(-|x - y_j|^2 / (2 h^2)) - log n - (d/2) log(2 pi h^2), computed in float64
-    in chunks of ``chunk`` query points so memory stays O(chunk * n).
+    log p(x) = logsumexp_j(-|x - y_j|^2 / (2 h^2)) - log n - (d/2) log(2 pi h^2), by
+    :func:`ganeval.kernels.log_kde` (float64 distances for low-dimensional data, shifted by each
+    point's nearest kernel, so far-away points keep an accurate log density).
 
     Args:
         points: (M, D) query points.
         samples: (N, D) kernel centres.
         bandwidth: h > 0.
-        chunk: query points per block.
+        chunk: sets the workspace: about ``chunk`` query points per block.
 
     Returns:
         (M,) float64 tensor.
@@ -65,12 +62,7 @@ def kde_log_density(points: Any, samples: Any, bandwidth: float, *, chunk: int =
         raise GanevalError(f"`points` have {x.shape[1]} dims but `samples` have {y.shape[1]}.")
     if not (math.isfinite(bandwidth) and bandwidth > 0):
         raise GanevalError(f"`bandwidth` must be a positive number, got {bandwidth!r}.")
-    n, d = y.shape
-    const = -math.log(n) - 0.5 * d * math.log(2 * math.pi * bandwidth**2)
-    out = torch.empty(x.shape[0], dtype=torch.float64)
-    for s in range(0, x.shape[0], chunk):
-        out[s:s + chunk] = torch.logsumexp(-_sq_dists(x[s:s + chunk], y) / (2 * bandwidth**2), dim=1) + const
-    return out
+    return log_kde(x, y, [bandwidth], memory_budget=chunk * y.shape[0] * 64)[:, 0]
 
 
 def scott_bandwidth(samples: Any) -> float:
@@ -120,16 +112,9 @@ def heldout_bandwidth(samples: Any, held_out: Any, *, grid: Any = None) -> float
 
 
 def _heldout_ll(v: torch.Tensor, y: torch.Tensor, hs: list[float]) -> np.ndarray:
-    """Mean log-likelihood of rows of ``v`` under the KDE on ``y``, for each bandwidth in ``hs``."""
-    n, d = y.shape
-    total = np.zeros(len(hs))
-    # Each block of distances is computed once and reused for every bandwidth (the Parzen trick).
-    for s in range(0, v.shape[0], 1024):
-        sq = _sq_dists(v[s:s + 1024], y)
-        for i, h in enumerate(hs):
-            total[i] += float(torch.logsumexp(-sq / (2 * h**2), dim=1).sum())
-    consts = np.array([-math.log(n) - 0.5 * d * math.log(2 * math.pi * h**2) for h in hs])
-    return total / v.shape[0] + consts
+    """Mean log-likelihood of rows of ``v`` under the KDE on ``y``, for each bandwidth in ``hs``
+    (distances computed once for every bandwidth: :func:`ganeval.kernels.log_kde`)."""
+    return log_kde(v, y, hs).mean(0).numpy()
 
 
 # ---------------------------------------------------------------------------------------------

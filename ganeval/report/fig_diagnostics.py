@@ -50,7 +50,7 @@ def coverage_figure(diag: Any) -> tuple[Figure, str] | None:
     """Modes covered, high-quality fraction, top-2 share and the dominant mode against the step."""
     if not _series(diag, "modes_covered") and not _series(diag, "dominant_mode"):
         return None
-    fig = Figure(figsize=(8, 5.2))
+    fig = Figure(figsize=(8, 5.2), layout="tight")
     ax1, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     _second_half(ax1, diag)
     _plot(ax1, diag, "modes_covered", "modes covered", "tab:green")
@@ -73,7 +73,6 @@ def coverage_figure(diag: Any) -> tuple[Figure, str] | None:
     ax2.set_ylabel("dominant mode")
     ax2.set_xlabel("step")
     ax1.set_title(_title(diag), fontsize=10)
-    fig.tight_layout()
     return fig, ("Mode coverage over training: modes covered (left axis), the high-quality fraction and the share "
                  "of the two most visited modes (right axis), and below, the mode nearest to most samples. "
                  "The second half of training (shaded) is where hopping and collapse are judged.")
@@ -83,7 +82,7 @@ def d_outputs_figure(diag: Any) -> tuple[Figure, str] | None:
     """Mean D(x) and D(G(z)) against the step."""
     if not _series(diag, "d_real"):
         return None
-    fig = Figure(figsize=(8, 3.4))
+    fig = Figure(figsize=(8, 3.4), layout="tight")
     ax = fig.subplots()
     _second_half(ax, diag)
     _plot(ax, diag, "d_real", "D(x)", "tab:blue")
@@ -94,7 +93,6 @@ def d_outputs_figure(diag: Any) -> tuple[Figure, str] | None:
     ax.set_ylabel("mean D output")
     ax.legend(fontsize=7)
     ax.set_title(_title(diag), fontsize=10)
-    fig.tight_layout()
     return fig, ("Mean discriminator output on data, D(x), and on samples, D(G(z)). At the game's equilibrium both are "
                  "1/2; D winning drives them to 1 and 0; an orbiting game makes them swing.")
 
@@ -103,7 +101,7 @@ def grad_norms_figure(diag: Any) -> tuple[Figure, str] | None:
     """Gradient norms of G and D (log scale) against the step."""
     if not _series(diag, "grad_norm_g") and not _series(diag, "grad_norm_d"):
         return None
-    fig = Figure(figsize=(8, 3.4))
+    fig = Figure(figsize=(8, 3.4), layout="tight")
     ax = fig.subplots()
     _second_half(ax, diag)
     _plot(ax, diag, "grad_norm_g", "G", "tab:purple")
@@ -113,7 +111,6 @@ def grad_norms_figure(diag: Any) -> tuple[Figure, str] | None:
     ax.set_ylabel("gradient L2 norm")
     ax.legend(fontsize=7)
     ax.set_title(_title(diag), fontsize=10)
-    fig.tight_layout()
     return fig, ("Global gradient norms of the generator and discriminator parameters (log scale). A generator norm "
                  "that falls by orders of magnitude while D wins is the vanishing-gradient failure.")
 
@@ -122,7 +119,7 @@ def losses_figure(diag: Any) -> tuple[Figure, str] | None:
     """D and G losses against the step."""
     if not _series(diag, "d_loss") and not _series(diag, "g_loss"):
         return None
-    fig = Figure(figsize=(8, 3.4))
+    fig = Figure(figsize=(8, 3.4), layout="tight")
     ax = fig.subplots()
     _second_half(ax, diag)
     _plot(ax, diag, "d_loss", "D loss", "tab:blue")
@@ -132,7 +129,6 @@ def losses_figure(diag: Any) -> tuple[Figure, str] | None:
     ax.set_ylabel("loss (nats)")
     ax.legend(fontsize=7)
     ax.set_title(_title(diag), fontsize=10)
-    fig.tight_layout()
     return fig, ("Discriminator and generator losses. GAN losses oscillate by design and need not trend to zero; "
                  "read them beside coverage and D's outputs.")
 
@@ -143,14 +139,13 @@ def metrics_figure(diag: Any) -> tuple[Figure, str] | None:
     names = [n for n in names if _series(diag, n)]
     if not names:
         return None
-    fig = Figure(figsize=(4 * len(names), 3.2))
+    fig = Figure(figsize=(4 * len(names), 3.2), layout="tight")
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     for ax, name in zip(axes, names):
         _second_half(ax, diag)
         _plot(ax, diag, name, name.upper(), "tab:brown")
         ax.set_xlabel("step")
         ax.set_title(name.upper(), fontsize=10)
-    fig.tight_layout()
     return fig, "Metrics scored at every checkpoint against the training step."
 
 
@@ -162,7 +157,7 @@ def optimal_d_maps_figure(result: Any, title: str = "") -> tuple[Figure, str] | 
     panels = [("p_data", "p_data (exact)", "Greys"), ("p_g", "p_g (KDE)", "Greys"),
               ("d_star", "D* = p_data / (p_data + p_g)", "RdBu_r"), ("d", "D (saved discriminator)", "RdBu_r")]
     panels = [p for p in panels if grid.get(p[0]) is not None]
-    fig = Figure(figsize=(3.6 * len(panels), 3.6))
+    fig = Figure(figsize=(3.6 * len(panels), 3.6), layout="tight")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     x, y = grid["x"], grid["y"]
     extent = (x[0], x[-1], y[0], y[-1])
@@ -183,7 +178,6 @@ def optimal_d_maps_figure(result: Any, title: str = "") -> tuple[Figure, str] | 
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     diff = "" if result.mean_abs_diff is None else f", mean |D - D*| = {result.mean_abs_diff:.3f}"
     fig.suptitle(f"{title}step {result.step}: JSD = {result.jsd:.3f} nats{diff}", fontsize=10)
-    fig.tight_layout()
     return fig, (f"Step {result.step}: the data density, the generator's density (Gaussian KDE, bandwidth "
                  f"{result.bandwidth:.3g}), the optimal discriminator D* and the saved discriminator D on a grid "
                  "(densities shown as their 4th root so small modes stay visible; x: the data's modes; D* is grey "
@@ -195,7 +189,7 @@ def optimal_d_slice_figure(result: Any, title: str = "") -> tuple[Figure, str] |
     sl = result.maps.get("slice")
     if sl is None:
         return None
-    fig = Figure(figsize=(8, 3.4))
+    fig = Figure(figsize=(8, 3.4), layout="tight")
     ax = fig.subplots()
     t = sl["t"]
     ax.plot(t, sl["d_star"], color="k", lw=1.5, label="D*")
@@ -212,7 +206,6 @@ def optimal_d_slice_figure(result: Any, title: str = "") -> tuple[Figure, str] |
     h2, l2 = twin.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper right")
     ax.set_title(f"{title}step {result.step}: 1-D slice", fontsize=10)
-    fig.tight_layout()
     centre = ", ".join(f"{v:.2g}" for v in sl["centre"][:4])
     return fig, (f"Step {result.step}: D, D*, p_data and p_g along the line through the data's centre ({centre}) "
                  "and its first mode (the x axis of the 2-D maps through the origin for a ring).")
@@ -223,7 +216,7 @@ def optimal_d_trajectory_figure(results: list[Any], title: str = "") -> tuple[Fi
     if len(results) < 2:
         return None
     steps = [r.step if r.step is not None else i for i, r in enumerate(results)]
-    fig = Figure(figsize=(8, 3.4))
+    fig = Figure(figsize=(8, 3.4), layout="tight")
     ax = fig.subplots()
     if results[0].mean_abs_diff is not None:
         ax.plot(steps, [r.mean_abs_diff for r in results], marker="o", color="tab:blue", label="mean |D - D*|")
@@ -234,7 +227,6 @@ def optimal_d_trajectory_figure(results: list[Any], title: str = "") -> tuple[Fi
     ax.set_xlabel("step")
     ax.legend(fontsize=7)
     ax.set_title(f"{title}discriminator vs the optimal one", fontsize=10)
-    fig.tight_layout()
     return fig, ("Mean |D - D*| where the data lives (half the points from p_data, half from p_g) and the Monte Carlo "
                  "JSD between the data and the generator (p_g by KDE) at evenly spaced checkpoints.")
 

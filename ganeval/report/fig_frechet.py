@@ -18,7 +18,7 @@ def fid_figures(ev: Any) -> FigureList:
     if n is None or value is None:
         return []
     inf = m.get("infinity")
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6, 4), layout="tight")
     if inf and inf.get("ns"):
         ns = np.asarray(inf["ns"], dtype=float)
         ax.plot(ns, inf["fids"], "o", color="tab:blue", label="FID on random subsets of N samples")

@@ -39,12 +39,12 @@ def show_grid(ax: Any, grid: np.ndarray) -> None:
 def samples_figure(samples: torch.Tensor, dataset: Any = None, *, title: str = "samples", max_images: int = 100) -> Figure:
     """A grid of images, 2-D samples over the data's density with its modes marked, or a 2-D PCA view."""
     if samples.ndim == 4:
-        fig, ax = plt.subplots(figsize=(6, 6))
+        fig, ax = plt.subplots(figsize=(6, 6), layout="tight")
         show_grid(ax, image_grid(samples[:max_images]))
         ax.set_title(title)
         return fig
     x = samples.reshape(samples.shape[0], -1).double()
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig, ax = plt.subplots(figsize=(6, 6), layout="tight")
     means = getattr(dataset, "means", None)
     if x.shape[1] == 2:
         if dataset is not None and hasattr(dataset, "log_prob"):

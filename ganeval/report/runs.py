@@ -40,7 +40,7 @@ def trajectory_figure(evaluations: list[Evaluation], title: str) -> tuple[Figure
         return None
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
-    fig = Figure(figsize=(4 * ncols, 2.8 * nrows))
+    fig = Figure(figsize=(4 * ncols, 2.8 * nrows), layout="tight")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, key in zip(axes.flat, keys):
         pts = series[key]
@@ -53,7 +53,6 @@ def trajectory_figure(evaluations: list[Evaluation], title: str) -> tuple[Figure
     for ax in list(axes.flat)[len(keys):]:
         ax.set_axis_off()
     fig.suptitle(title)
-    fig.tight_layout()
     caption = ("Headline metrics of every checkpoint against its training step; shaded bands are the metrics' "
                "own intervals where they have one.")
     return fig, caption
@@ -70,7 +69,7 @@ def samples_over_steps_figure(evaluations: list[Evaluation], title: str) -> tupl
     idx = [i for i in _pick(len(evaluations), MAX_PANELS) if evaluations[i].samples is not None]
     if len(idx) < 2:
         return None
-    fig = Figure(figsize=(2.6 * len(idx), 2.8))
+    fig = Figure(figsize=(2.6 * len(idx), 2.8), layout="tight")
     axes = fig.subplots(1, len(idx), squeeze=False)[0]
     ds = evaluations[idx[-1]].dataset
     proj = _projector(ds, evaluations[idx[-1]].samples)
@@ -92,7 +91,6 @@ def samples_over_steps_figure(evaluations: list[Evaluation], title: str) -> tupl
             ax.tick_params(labelsize=6)
         ax.set_title(f"step {step}" if step is not None else f"#{i}", fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
     what = "images" if evaluations[idx[-1]].samples.ndim == 4 else "samples (red) and the data's modes (blue x)"
     return fig, f"Generated {what} at {len(idx)} evenly spaced checkpoints of the run."
 

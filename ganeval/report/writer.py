@@ -109,10 +109,13 @@ def _slug(text: str) -> str:
 
 
 def _render(fig: Any) -> bytes:
-    # bbox_inches="tight" costs a second layout pass, but not every registered figure lays itself
-    # out, and a clipped axis label is worse than a slower report.
+    # Each figure is laid out once, by its tight layout engine at draw time (ganeval's figures are
+    # made with layout="tight"; one set here for any other), and drawn once: tight_layout() calls
+    # plus bbox_inches="tight" laid out and drew every figure twice.
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("tight")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return buf.getvalue()
 
