@@ -209,3 +209,51 @@ def test_report_errors(tmp_path, ring8, capsys):
                                "provenance": {}})
     with pytest.raises(GanevalError, match="not a folder"):
         write_report(ev, tmp_path / "file")
+
+
+def _line_figures(n: int) -> list:
+    from matplotlib.figure import Figure
+
+    figs = []
+    for i in range(n):
+        fig = Figure(figsize=(3, 2), layout="tight")
+        ax = fig.subplots()
+        ax.plot(range(10), [x ** (1 + i / n) for x in range(10)])
+        ax.set_title(f"figure {i}")
+        figs.append(fig)
+    return figs
+
+
+def test_parallel_drawing_gives_the_same_pngs(monkeypatch):
+    from ganeval.report import render
+
+    monkeypatch.setattr(render.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(render.sys, "platform", "linux")
+    monkeypatch.delenv("GANEVAL_RENDER_WORKERS", raising=False)
+    assert render.workers_for(6) == 2 and render.workers_for(render.MIN_FIGURES - 1) == 1
+    monkeypatch.setenv("GANEVAL_RENDER_WORKERS", "1")
+    assert render.workers_for(6) == 1
+    serial = render.render_all(_line_figures(6))
+    monkeypatch.setenv("GANEVAL_RENDER_WORKERS", "2")
+    parallel = render.render_all(_line_figures(6))
+    assert all(p.startswith(b"\x89PNG") for p in parallel)
+    assert parallel == serial  # same bytes, same order
+    assert len(set(parallel)) == 6
+
+
+def test_a_figure_failing_in_a_worker_fails_the_report(monkeypatch):
+    from matplotlib.artist import Artist
+
+    from ganeval.report import render
+
+    class Broken(Artist):
+        def draw(self, renderer):
+            raise RuntimeError("this artist cannot be drawn")
+
+    monkeypatch.setattr(render.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(render.sys, "platform", "linux")
+    monkeypatch.setenv("GANEVAL_RENDER_WORKERS", "2")
+    figs = _line_figures(5)
+    figs[3].axes[0].add_artist(Broken())
+    with pytest.raises(RuntimeError, match="cannot be drawn"):
+        render.render_all(figs)

@@ -7,7 +7,6 @@ PNG per figure. Evaluations are grouped into sections: one per checkpoint, or on
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -19,7 +18,6 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 from ..compare import Item, to_frame  # noqa: E402
 from ..errors import GanevalError  # noqa: E402
@@ -28,9 +26,9 @@ from ..results import dumps  # noqa: E402
 from . import html, plots, runs  # noqa: E402
 from .fig_diagnostics import run_figures  # noqa: E402
 from .figures import figures_for  # noqa: E402
+from .render import render_all  # noqa: E402
 
 REPORT_SCHEMA = "ganeval-report/1"
-DPI = 90
 
 
 @dataclass
@@ -108,18 +106,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:40] or "x"
 
 
-def _render(fig: Any) -> bytes:
-    # Each figure is laid out once, by its tight layout engine at draw time (ganeval's figures are
-    # made with layout="tight"; one set here for any other), and drawn once: tight_layout() calls
-    # plus bbox_inches="tight" laid out and drew every figure twice.
-    if fig.get_layout_engine() is None:
-        fig.set_layout_engine("tight")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def _title(ev: Evaluation, label: str) -> str:
     step = ev.provenance.get("checkpoint", {}).get("step")
     return f"{label} on {ev.data}" + (f" (step {step})" if step is not None else "")
@@ -164,12 +150,12 @@ def _write(evaluations: list[Evaluation], groups: list[Group], items: list[Item]
             sec.notes.append(f"Diagnosis: {d.verdict} (confidence {d.confidence:.2f}). {d.summary}")
             sec.details.append(("run diagnosis: evidence and notes", d.text()))
         used: set[str] = set()
-        for stem, fig, caption in _group_figures(g):
+        made = _group_figures(g)
+        for (stem, _, caption), png in zip(made, render_all([fig for _, fig, _ in made])):
             name, k = f"{prefix}{_slug(stem)}", 2
             while name in used:
                 name, k = f"{prefix}{_slug(stem)}_{k}", k + 1
             used.add(name)
-            png = _render(fig)
             (out / f"{name}.png").write_bytes(png)
             files.append(f"{name}.png")
             sec.figures.append(html.Figure(f"{name}.png", png, caption))
