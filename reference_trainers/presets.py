@@ -58,7 +58,7 @@ def _add(p: Preset) -> None:
 
 
 _add(Preset("healthy", "ring8", dict(
-    loss="nonsaturating", k=1, steps=7000, batch_size=512, lr_g=1e-3, lr_d=1e-3, lr_decay_to=0.05,
+    loss="nonsaturating", k=1, steps=5000, batch_size=256, lr_g=1e-3, lr_d=1e-3, lr_decay_to=0.05,
     g_kwargs={"latent_dim": 16, "hidden": 128, "depth": 3, "activation": "tanh"},
     d_kwargs={"hidden": 128, "depth": 2, "activation": "tanh"}, log_every=50, ckpt_every=500),
     why="Smooth tanh nets of similar capacity, the non-saturating loss (strong G gradients whatever D "
@@ -73,7 +73,7 @@ _add(Preset("collapsed", "ring8", dict(
         "gets almost no gradient and stays on the one mode it started nearest to."))
 
 _add(Preset("oscillating", "ring8", dict(
-    loss="nonsaturating", k=1, steps=10000, batch_size=512, lr_g=1e-3, lr_d=1e-4,
+    loss="nonsaturating", k=1, steps=7000, batch_size=256, lr_g=1e-3, lr_d=1e-4,
     g_kwargs=METZ_G, d_kwargs=METZ_D, log_every=50, ckpt_every=500),
     why="A fast generator (10x D's learning rate) against a slow discriminator: G jumps to whatever "
         "region D currently rates highest, D slowly learns to reject it, and G hops to the next mode, "
@@ -99,7 +99,7 @@ _add(Preset("collapsed", "grid25", dict(
         "genuine one-mode generator with high-quality samples."))
 
 _add(Preset("oscillating", "grid25", dict(
-    loss="nonsaturating", k=1, steps=10000, batch_size=512, lr_g=1e-3, lr_d=1e-4,
+    loss="nonsaturating", k=1, steps=7000, batch_size=256, lr_g=1e-3, lr_d=1e-4,
     g_kwargs=METZ_G, d_kwargs=METZ_D, log_every=50, ckpt_every=500),
     why="ring8's oscillating recipe: the fast generator chases the slow discriminator's current favourite "
         "region from mode to mode across the grid."))
