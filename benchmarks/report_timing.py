@@ -35,6 +35,17 @@ def timed_report(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def host_speed() -> str:
+    """The host's float32 matmul rate and its single-core torch import time: on a shared (virtual)
+    machine both move by tens of percent over hours, and report times move with them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from nearest import matmul_gflops
+
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    return f"host: float32 4096x4096 matmul {matmul_gflops():.0f} GFLOP/s, `import torch` {time.perf_counter() - t0:.1f} s"
+
+
 def train_run(name: str, data: str, out: Path, **overrides) -> Path:
     from reference_trainers.presets import preset_config
     from reference_trainers.train import TrainConfig, train
@@ -67,7 +78,7 @@ def main() -> None:
         n_ckpt = len(list((run / "checkpoints").glob("*.pt")))
         cases = {"ring8 run": [str(run), "--data", "ring8"], "digits checkpoint": [str(ckpt), "--data", "digits"]}
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; OMP_NUM_THREADS="
-              f"{env.get('OMP_NUM_THREADS', 'unset')}")
+              f"{env.get('OMP_NUM_THREADS', 'unset')}; {host_speed()}")
         for name, cli in cases.items():
             times = [timed_report(cli + ["--out", str(tmp_p / f"rep-{i}")], env) for i in range(args.repeat)]
             wall = min(t[0] for t in times)
