@@ -233,6 +233,11 @@ def test_parallel_drawing_gives_the_same_pngs(monkeypatch):
     assert render.workers_for(6) == 2 and render.workers_for(render.MIN_FIGURES - 1) == 1
     monkeypatch.setenv("GANEVAL_RENDER_WORKERS", "1")
     assert render.workers_for(6) == 1
+    for bad in ("two", "0"):
+        monkeypatch.setenv("GANEVAL_RENDER_WORKERS", bad)
+        with pytest.raises(GanevalError, match="GANEVAL_RENDER_WORKERS"):
+            render.workers_for(6)
+    monkeypatch.setenv("GANEVAL_RENDER_WORKERS", "1")
     serial = render.render_all(_line_figures(6))
     monkeypatch.setenv("GANEVAL_RENDER_WORKERS", "2")
     parallel = render.render_all(_line_figures(6))

@@ -23,6 +23,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..errors import GanevalError  # noqa: E402
+
 DPI = 90
 MAX_WORKERS = 4
 MIN_FIGURES = 4  # below this, starting workers costs more than it saves
@@ -50,13 +52,12 @@ def _render_pending(i: int) -> bytes:
 def workers_for(n_figures: int) -> int:
     """How many processes would draw ``n_figures`` figures (1: this process alone)."""
     env = os.environ.get("GANEVAL_RENDER_WORKERS", "").strip()
+    limit = MAX_WORKERS
     if env:
-        try:
-            limit = max(1, int(env))
-        except ValueError:
-            limit = 1
-    else:
-        limit = MAX_WORKERS
+        if not env.isdigit() or int(env) < 1:
+            raise GanevalError(f"GANEVAL_RENDER_WORKERS={env!r}: set it to a whole number >= 1 (1 draws the "
+                               "figures in this process), or unset it.")
+        limit = int(env)
     if n_figures < MIN_FIGURES or sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
