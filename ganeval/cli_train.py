@@ -40,6 +40,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="std of Gaussian noise added to D's inputs, fading linearly to 0")
     p.add_argument("--instance-noise-until", type=float, default=None,
                    help="fraction of the run at which the instance noise reaches 0 (default 0.5)")
+    p.add_argument("--ema", type=float, default=None,
+                   help="checkpoint an exponential moving average of G's weights with this decay (e.g. 0.999)")
+    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=None,
+                   help="one D pass over real+fake and fused Adam: faster, not bit-identical to --no-fused")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="optimizer (default adam)")
     p.add_argument("--momentum", type=float, default=None, help="SGD momentum")
     p.add_argument("--g-net", default=None, help="generator network: mlp, paper_mnist")
@@ -52,7 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 CUSTOM_FLAGS = ("loss", "k", "lr_g", "lr_d", "lr_decay_to", "batch_size", "instance_noise", "instance_noise_until",
-                "optimizer", "momentum", "g_net", "d_net", "log_every", "ckpt_every", "threads")
+                "ema", "fused", "optimizer", "momentum", "g_net", "d_net", "log_every", "ckpt_every", "threads")
 
 
 def _train(args: argparse.Namespace) -> int:

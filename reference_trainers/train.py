@@ -23,6 +23,7 @@ after the divergence.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -66,7 +67,17 @@ class TrainConfig:
         lr_decay_to: if set, both learning rates decay geometrically to ``lr * lr_decay_to`` at
             the last step (the healthy presets anneal to settle the samples on the modes).
         optimizer: ``"adam"`` or ``"sgd"``.
+        fused: the same algorithm in fewer, larger operations: each discriminator step scores the
+            real and the fake batch in one pass, and Adam runs torch's fused kernel. About a
+            quarter less time per step on the CPU; float rounding differs, so a run with it is not
+            bit-identical to the same run without it (off by default: the presets verified
+            without it stay as they were).
         betas: Adam betas; momentum: SGD momentum.
+        ema: if set, checkpoints hold an exponential moving average of the generator's weights
+            (Yazıcı et al. 2019), ``ema_G <- ema * ema_G + (1 - ema) * G`` after every generator
+            step; the logged coverage columns score it too. Averaging cancels the generator's
+            step-to-step jitter around the modes, so samples sharpen in fewer steps. D still
+            trains against the raw generator.
         instance_noise: std of Gaussian noise added to every input D sees, real and fake
             (Sønderby et al. 2016; Arjovsky & Bottou 2017), decayed linearly to 0 at the fraction
             ``instance_noise_until`` of the run: D's view starts blurred, so G gets useful
@@ -92,8 +103,10 @@ class TrainConfig:
     lr_d: float = 1e-3
     lr_decay_to: float | None = None
     optimizer: str = "adam"
+    fused: bool = False
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     momentum: float = 0.0
+    ema: float | None = None
     instance_noise: float = 0.0
     instance_noise_until: float = 0.5
     g_net: str = "mlp"
@@ -138,12 +151,16 @@ class TrainConfig:
                                f"got {self.lr_decay_to!r}.")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise GanevalError(f"`betas` must be two numbers in [0, 1), got {self.betas!r}.")
+        if self.ema is not None and not (isinstance(self.ema, (int, float)) and 0 < self.ema < 1):
+            raise GanevalError(f"`ema` must be a decay in (0, 1) such as 0.999, or null for none; got {self.ema!r}.")
         if not (math.isfinite(self.instance_noise) and self.instance_noise >= 0):
             raise GanevalError(f"`instance_noise` must be >= 0, got {self.instance_noise!r}.")
         if not 0 < self.instance_noise_until <= 1:
             raise GanevalError(f"`instance_noise_until` must be in (0, 1], got {self.instance_noise_until!r}.")
         if not 0 <= self.momentum < 1:
             raise GanevalError(f"`momentum` must be in [0, 1), got {self.momentum!r}.")
+        if not isinstance(self.fused, bool):
+            raise GanevalError(f"`fused` must be true or false, got {self.fused!r}.")
         if self.threads is not None and self.threads < 1:
             raise GanevalError(f"`threads` must be >= 1, got {self.threads!r} (--threads).")
 
@@ -299,6 +316,8 @@ def _latent(G: nn.Module) -> LatentSpec:
 def _optimizer(config: TrainConfig, params: Any, lr: float) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=config.momentum)
+    if config.fused:
+        return torch.optim.Adam(params, lr=lr, betas=tuple(config.betas), fused=True)  # type: ignore[arg-type]
     # foreach: multi-tensor kernels instead of torch's per-parameter loop on the CPU. Same arithmetic
     # (checkpoints bit-identical); on these small nets the step time hardly changes.
     return torch.optim.Adam(params, lr=lr, betas=tuple(config.betas), foreach=True)  # type: ignore[arg-type]
@@ -393,6 +412,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
     opt_g = _optimizer(config, G.parameters(), config.lr_g)
     opt_d = _optimizer(config, D.parameters(), config.lr_d)
     decay = config.lr_decay_to
+    ema_g = copy.deepcopy(G).requires_grad_(False) if config.ema is not None else None
     columns = HISTORY_COLUMNS + (COVERAGE_COLUMNS if ds.kind == "mixture" or labeller else [])
     hist_path = out / "history.csv"
     checkpoints: list[Path] = []
@@ -423,7 +443,11 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
                 x = real[torch.randint(real.shape[0], (config.batch_size,), generator=gen)]
                 with torch.no_grad():
                     fake = G(latent.draw(config.batch_size, gen))
-                real_logits, fake_logits = D(_blur(x, noise, gen)), D(_blur(fake, noise, gen))
+                if config.fused:  # one pass over both batches
+                    logits = D(torch.cat([_blur(x, noise, gen), _blur(fake, noise, gen)]))
+                    real_logits, fake_logits = logits[:config.batch_size], logits[config.batch_size:]
+                else:
+                    real_logits, fake_logits = D(_blur(x, noise, gen)), D(_blur(fake, noise, gen))
                 d_loss = discriminator_loss(real_logits, fake_logits)
                 if not torch.isfinite(d_loss):
                     raise _diverged("the discriminator loss", d_loss.item(), step, out, last_ckpt)
@@ -444,6 +468,9 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
             if not math.isfinite(grad_g):
                 raise _diverged("the generator gradient norm", grad_g, step, out, last_ckpt)
             opt_g.step()
+            if ema_g is not None:
+                _ema_update(ema_g, G, float(config.ema))  # type: ignore[arg-type]
+            shown = G if ema_g is None else ema_g  # the generator that is scored and saved
 
             is_last = step == config.steps
             if step % config.log_every == 0 or is_last:
@@ -452,21 +479,30 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
                        "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
                        "grad_norm_g": grad_g, "grad_norm_d": grad_d}
                 if len(columns) > len(HISTORY_COLUMNS):
-                    G.eval()
+                    shown.eval()
                     with torch.no_grad():
-                        samples = G(eval_z)
+                        samples = shown(eval_z)
                     if not torch.isfinite(samples).all():
                         raise _diverged("a generated sample", float("nan"), step, out, last_ckpt)
                     row.update(coverage_stats(samples, ds, labeller) or {})
                 hist.write(",".join(_fmt(row[c]) for c in columns) + "\n")
             if step % config.ckpt_every == 0 or is_last:
-                for name, module in (("generator", G), ("discriminator", D)):
+                for name, module in (("generator", shown), ("discriminator", D)):
                     if not all(torch.isfinite(p).all() for p in module.parameters()):
                         raise _diverged(f"a {name} weight", float("nan"), step, out, last_ckpt)
-                last_ckpt = save_generator(out / "checkpoints" / f"step_{step:07d}.pt", G.eval(), step=step, **save_kw)
+                last_ckpt = save_generator(out / "checkpoints" / f"step_{step:07d}.pt", shown.eval(), step=step,
+                                           **save_kw)
                 checkpoints.append(last_ckpt)
     return TrainResult(out=out, config=config, checkpoints=checkpoints, history=hist_path, runtime_s=0.0,
                        last_row=row)
+
+
+def _ema_update(ema_g: nn.Module, G: nn.Module, decay: float) -> None:
+    """``ema_g``'s weights move ``1 - decay`` of the way to ``G``'s; buffers (batch-norm statistics) are copied."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(ema_g.parameters()), list(G.parameters()), 1.0 - decay)
+        for b_ema, b in zip(ema_g.buffers(), G.buffers()):
+            b_ema.copy_(b)
 
 
 def _blur(t: torch.Tensor, noise: float, gen: torch.Generator) -> torch.Tensor:

@@ -122,6 +122,53 @@ def test_same_seed_same_samples(tmp_path: Path) -> None:
     assert not torch.allclose(a, c)
 
 
+def test_ema_checkpoints_hold_the_running_average_of_the_raw_weights(tmp_path: Path) -> None:
+    # The EMA copy neither draws random numbers nor touches D's training, so a run without it
+    # follows the same raw trajectory: average its per-step checkpoints by hand.
+    decay, steps = 0.6, 4
+    cfg = dict(data="ring8", seed=3, steps=steps, **{**TINY, "ckpt_every": 1})
+    raw = train(TrainConfig(**cfg), tmp_path / "raw")
+    avg = train(TrainConfig(**cfg, ema=decay), tmp_path / "ema")
+    ds = ganeval.load_dataset("ring8")
+    G0 = train_mod.build_nets(TrainConfig(**cfg), ds)[0]
+    want = {k: v.double() for k, v in G0.state_dict().items()}
+    for step, path in enumerate(raw.checkpoints, 1):
+        w = torch.load(path, weights_only=True)
+        assert w["step"] == step
+        want = {k: decay * want[k] + (1 - decay) * w["state_dict"][k].double() for k in want}
+    got = torch.load(avg.checkpoints[-1], weights_only=True)
+    for k, v in want.items():
+        torch.testing.assert_close(got["state_dict"][k].double(), v, rtol=1e-5, atol=1e-6)
+    # D trained against the raw generator in both runs: the same discriminator.
+    d_raw = torch.load(raw.checkpoints[-1], weights_only=True)["discriminator"]["state_dict"]
+    d_avg = got["discriminator"]["state_dict"]
+    assert all(torch.equal(d_raw[k], d_avg[k]) for k in d_raw)
+    # The logged coverage scores the averaged generator, the one that is saved.
+    row = ganeval.load_run(tmp_path / "ema").history().iloc[-1]
+    gen = ganeval.load_generator(avg.checkpoints[-1])
+    with torch.no_grad():
+        x = gen.module(train_mod._latent(gen.module).draw(200, train_mod.torch_generator(3 + 3)))
+    want_cov = ganeval.metrics.mode_coverage(x, ds.means, ds.std)
+    assert row["hq_fraction"] == pytest.approx(want_cov.hq_fraction, abs=1e-6)
+    assert row["top2_share"] == pytest.approx(want_cov.top2_share, abs=1e-6)
+
+
+def test_fused_step_is_the_same_algorithm(tmp_path: Path) -> None:
+    # One D pass over real+fake and fused Adam differ from the reference step by float rounding only.
+    cfg = dict(data="ring8", seed=5, steps=3, **TINY)
+    ref = train(TrainConfig(**cfg), tmp_path / "ref")
+    fast = train(TrainConfig(**cfg, fused=True), tmp_path / "fast")
+    fast2 = train(TrainConfig(**cfg, fused=True), tmp_path / "fast2")
+    a, b, c = (torch.load(r.checkpoints[-1], weights_only=True) for r in (ref, fast, fast2))
+    for part in ("state_dict",):
+        for k in a[part]:
+            torch.testing.assert_close(b[part][k], a[part][k], rtol=1e-4, atol=1e-5)
+            assert torch.equal(b[part][k], c[part][k])  # and it is deterministic
+    for k in a["discriminator"]["state_dict"]:
+        torch.testing.assert_close(b["discriminator"]["state_dict"][k], a["discriminator"]["state_dict"][k],
+                                   rtol=1e-4, atol=1e-5)
+
+
 def test_logged_coverage_matches_mode_coverage(tmp_path: Path) -> None:
     # The coverage columns must be mode_coverage of the generator on the fixed eval batch.
     res = train(TrainConfig(data="ring8", seed=2, steps=2, **TINY), tmp_path / "run")
@@ -189,6 +236,11 @@ def test_cli_train_preset_and_custom(tmp_path: Path) -> None:
     cfg = json.loads((tmp_path / "c" / "config.json").read_text())
     assert (cfg["loss"], cfg["k"], cfg["lr_g"], cfg["lr_d"], cfg["batch_size"], cfg["instance_noise"]) == \
         ("minimax", 2, 1e-4, 1e-2, 16, 0.1)
+    assert (cfg["ema"], cfg["fused"]) == (None, False)
+    assert cli_main(["train", "--preset", "healthy", "--data", "ring8", "--out", str(tmp_path / "f"), "--steps", "2",
+                     "--ema", "0.9", "--fused", "--threads", "1"]) == 0
+    cfg = json.loads((tmp_path / "f" / "config.json").read_text())
+    assert (cfg["ema"], cfg["fused"]) == (0.9, True)
     # An existing run is not silently replaced.
     again = ["train", "--loss", "minimax", "--data", "ring8", "--out", str(tmp_path / "c"), "--steps", "2"]
     assert cli_main(again) == 2
@@ -233,6 +285,8 @@ def test_unknown_preset_suggests_near_miss(capsys: pytest.CaptureFixture[str], t
     (dict(lr_g=float("nan")), "`lr_g` must be a positive finite number"),
     (dict(loss="minmax"), "Did you mean: minimax"),
     (dict(batch_size=0), "`batch_size`"),
+    (dict(ema=1.0), "`ema` must be a decay in \\(0, 1\\)"),
+    (dict(fused="yes"), "`fused` must be true or false"),
 ])
 def test_bad_configuration(tmp_path: Path, bad: dict, match: str) -> None:
     with pytest.raises(GanevalError, match=match):
