@@ -9,8 +9,8 @@ and the host's matmul rate (on a shared virtual machine every figure moves with 
     .venv/bin/python benchmarks/trainer_step.py                     # grid25 healthy, 1500 steps x 3
     .venv/bin/python benchmarks/trainer_step.py --data ring8 --preset healthy --steps 1000
 
-Variants: ``reference`` (``fused=False``, no EMA: the old grid25 healthy step), ``fused``,
-``fused+ema`` (what the grid25 healthy preset runs).
+Variants: ``reference`` (``fused=False``, no EMA: how every preset trains), ``fused``, and
+``fused+ema`` (the faster grid25 healthy recipe tried in docs/trainers.md, not adopted).
 """
 
 from __future__ import annotations

@@ -413,6 +413,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
     opt_d = _optimizer(config, D.parameters(), config.lr_d)
     decay = config.lr_decay_to
     ema_g = copy.deepcopy(G).requires_grad_(False) if config.ema is not None else None
+    shown = G if ema_g is None else ema_g  # the generator that is scored and saved
     columns = HISTORY_COLUMNS + (COVERAGE_COLUMNS if ds.kind == "mixture" or labeller else [])
     hist_path = out / "history.csv"
     checkpoints: list[Path] = []
@@ -470,7 +471,6 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
             opt_g.step()
             if ema_g is not None:
                 _ema_update(ema_g, G, float(config.ema))  # type: ignore[arg-type]
-            shown = G if ema_g is None else ema_g  # the generator that is scored and saved
 
             is_last = step == config.steps
             if step % config.log_every == 0 or is_last:

@@ -173,6 +173,11 @@ def _log_d_terms(log_p: Callable[[torch.Tensor], torch.Tensor], log_q: Callable[
     lq = torch.as_tensor(log_q(x), dtype=torch.float64).reshape(-1)
     if lp.shape[0] != x.shape[0] or lq.shape[0] != x.shape[0]:
         raise GanevalError("The log-density callables must return one value per row.")
+    return _log_d(lp, lq, real=real)
+
+
+def _log_d(lp: torch.Tensor, lq: torch.Tensor, *, real: bool) -> torch.Tensor:
+    """log D* (real=True) or log(1 - D*) from log p and log q at the same points: log-sigmoid of the difference."""
     diff = lp - lq
     return -F.softplus(-diff) if real else -F.softplus(diff)
 
@@ -342,8 +347,7 @@ def optimal_discriminator_check(generator: Any, discriminator: Any, dataset: Any
     # is the check's main cost).
     lpd_data, lpg_data = ds.log_prob(data_pts), kde_log_density(data_pts, fit, h)
     lpd_gen, lpg_gen = ds.log_prob(mc), kde_log_density(mc, fit, h)
-    tp = _log_d_terms(lambda _: lpd_data, lambda _: lpg_data, data_pts, real=True)
-    tq = _log_d_terms(lambda _: lpd_gen, lambda _: lpg_gen, mc, real=False)
+    tp, tq = _log_d(lpd_data, lpg_data, real=True), _log_d(lpd_gen, lpg_gen, real=False)
     jsd_raw, se = _jsd_raw(tp, tq)
     jsd = min(max(jsd_raw, 0.0), LOG2)
     res: dict[str, Any] = dict(mean_abs_diff=None, mean_abs_diff_data=None, mean_abs_diff_gen=None, value_d=None,
