@@ -30,8 +30,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from ganeval import generator_from_module, generator_from_samples, load_dataset
-from ganeval.evaluate import METRICS, _load_scorers
 from ganeval.gate import make_baseline, run_gate
+from ganeval.registry import METRICS, load_scorers
 from ganeval.toy import MixtureGenerator
 
 
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    _load_scorers()  # imports scipy.linalg: limits apply only to BLAS libraries already loaded
+    load_scorers()  # imports scipy.linalg: limits apply only to BLAS libraries already loaded
     threadpool_limits(args.threads)  # BLAS threads too: FID's eigendecompositions are small
     seeds = list(range(1, args.seeds + 1))
     ds = load_dataset("ring8")

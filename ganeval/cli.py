@@ -7,80 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from .cli_common import add_eval_flags, eval_kwargs, load_kwargs, parse_options  # noqa: F401  (re-exported)
 from .errors import GanevalError
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
-    """The flags that say what to evaluate and how: data, features, sampling, loading.
-
-    ``gate=True`` (``baseline`` / ``gate``) takes one ``--metric`` instead of ``--metrics`` and
-    ``--option``, since a baseline records exactly one metric.
-    """
-    p.add_argument("--data", required=True, help="dataset name (see `ganeval datasets`) or path")
-    p.add_argument("--data-root", default=None, help="folder holding MNIST / CIFAR-10 files")
-    p.add_argument("--download", action="store_true", help="allow downloading the dataset (torchvision)")
-    if gate:
-        p.add_argument("--metric", default=None, help="the gated metric (default fid)")
-    else:
-        p.add_argument("--metrics", default=None, help="comma-separated metric names (see `ganeval metrics`)")
-    p.add_argument("--features", default=None, help="feature extractor: inception, digits, mnist, raw (default: "
-                   "raw for mixtures, the digits / MNIST CNN for digits / MNIST, inception otherwise)")
-    p.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights (offline)")
-    p.add_argument("--n-samples", type=int, default=None, help="samples to draw (default depends on the data"
-                   + ("; the gate's must match the baseline)" if gate else ")"))
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
-    p.add_argument("--batch-size", type=int, default=1024, help="sampling batch size")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow loading pickled modules / factories outside the allow-list (runs their code)")
-    p.add_argument("--latent-dim", type=int, default=None, help="latent size when the checkpoint does not say")
-    p.add_argument("--latent-dist", choices=["normal", "uniform"], default=None, help="latent distribution")
-    if not gate:
-        p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
-                       help="a metric option, e.g. parzen.refine=4 or ndb.bins=50 (repeatable; values parsed as JSON)")
-
-
-def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The loading and sampling keyword arguments that :func:`add_eval_flags` sets."""
-    ext = {"weights": args.inception_weights} if args.inception_weights else {}
-    return dict(device=args.device, batch_size=args.batch_size, trust=args.trust_checkpoint,
-                latent_dim=args.latent_dim, latent_dist=args.latent_dist, data_root=args.data_root,
-                download=args.download, extractor_options=ext)
-
-
-def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``["parzen.refine=4", "ndb.bins=50"]`` -> ``{"parzen": {"refine": 4}, "ndb": {"bins": 50}}``.
-
-    Values are read as JSON where they parse (numbers, lists, true/false), else kept as strings.
-
-    Raises:
-        GanevalError: an item without ``METRIC.KEY=VALUE`` form.
-    """
-    import json
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        metric, dot, name = key.partition(".")
-        if not (sep and dot and metric and name):
-            raise GanevalError(f"--option {item!r}: expected METRIC.KEY=VALUE, e.g. parzen.refine=4.")
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        out.setdefault(metric.strip(), {})[name.strip()] = value
-    return out
-
-
-def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`ganeval.evaluate` that the common flags set."""
-    return dict(metrics=args.metrics, features=args.features, n_samples=args.n_samples, seed=args.seed,
-                options=parse_options(getattr(args, "option", [])), **load_kwargs(args))
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -116,7 +50,7 @@ def _datasets(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from .evaluate import METRICS, list_metrics
+    from .registry import METRICS, list_metrics
 
     for name, desc in list_metrics().items():
         print(f"{name:16s} [{'/'.join(METRICS[name].kinds)}] {desc}")

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from .cli import add_eval_flags, load_kwargs
+from .cli_common import add_eval_flags, load_kwargs
 from .errors import GanevalError
 
 

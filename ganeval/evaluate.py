@@ -1,8 +1,9 @@
 """Generator + dataset + metric names -> :class:`Evaluation` (with provenance).
 
-Metrics plug in through :func:`register_metric`: an adapter ``fn(ctx: Context) -> Result`` that
-pulls what it needs from the :class:`Context` (samples, dataset splits, features, options) and
-calls a pure function of :mod:`ganeval.metrics`. Adapters live in :mod:`ganeval.scorers`.
+Metrics plug in through :func:`ganeval.registry.register_metric`: an adapter
+``fn(ctx: Context) -> Result`` that pulls what it needs from the :class:`~ganeval.registry.Context`
+(samples, dataset splits, features, options) and calls a pure function of :mod:`ganeval.metrics`.
+Adapters live in :mod:`ganeval.scorers`; this module only orchestrates.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -20,127 +21,15 @@ from ._utils import resolve_device
 from .checkpoints import Generator, generator_from_samples, load_generator
 from .data import Dataset, load_dataset
 from .errors import GanevalError, unknown_name
+from .registry import DEFAULT_FEATURES, METRICS, Context, MetricSpec, list_metrics, load_scorers, register_metric
 from .results import Result, dumps, environment, jsonable
 
+# The registry lives in :mod:`ganeval.registry`; these names stay importable from here.
+_load_scorers = load_scorers
+__all__ = ["DEFAULT_FEATURES", "METRICS", "Context", "Evaluation", "MetricSpec", "default_metrics",
+           "default_n_samples", "evaluate", "list_metrics", "load_scorers", "register_metric"]
+
 SCHEMA = "ganeval-evaluation/1"
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A metric as ``evaluate`` knows it."""
-
-    name: str
-    fn: Callable[["Context"], Result]
-    kinds: tuple[str, ...]
-    default: bool | tuple[str, ...]
-    description: str
-
-    def is_default_for(self, kind: str) -> bool:
-        """Whether the metric runs unasked on data of this kind."""
-        if kind not in self.kinds:
-            return False
-        return self.default if isinstance(self.default, bool) else kind in self.default
-
-
-METRICS: dict[str, MetricSpec] = {}
-
-
-def register_metric(name: str, *, kinds: tuple[str, ...] = ("mixture", "images", "vectors"),
-                    default: bool | tuple[str, ...] = False, description: str = "") -> Callable[[Callable[["Context"], Result]], Callable[["Context"], Result]]:
-    """Register an adapter under ``name`` for datasets of the given kinds.
-
-    ``default=True`` puts it in the metric set used when the caller names none (for every kind it
-    applies to); a tuple of kinds limits that to those kinds.
-    """
-
-    def deco(fn: Callable[["Context"], Result]) -> Callable[["Context"], Result]:
-        METRICS[name] = MetricSpec(name, fn, tuple(kinds), default, description)
-        return fn
-
-    return deco
-
-
-def list_metrics() -> dict[str, str]:
-    """Metric names and their one-line descriptions."""
-    _load_scorers()
-    return {k: v.description for k, v in sorted(METRICS.items())}
-
-
-def _load_scorers() -> None:
-    from . import scorers  # noqa: F401  (importing registers every adapter)
-
-
-DEFAULT_FEATURES = {"mixture": "raw", "vectors": "raw"}
-
-
-@dataclass
-class Context:
-    """What a metric adapter may use. Features are computed once and shared between metrics.
-
-    Attributes:
-        samples: generated samples in data space, float32 CPU, shaped like the dataset's rows.
-        dataset: the reference dataset.
-        device: where heavy work runs.
-        seed: the evaluation seed (metrics derive their own seeds from it).
-        features: feature-extractor name (None: the dataset's default).
-        options: per-metric options, ``{"parzen": {"sigmas": [...]}, ...}``.
-        extractor_options: options for the extractor (e.g. ``{"weights": path}``).
-        artifacts: per-metric extras for plots, not serialised (e.g. neighbour indices).
-        feature_provenance: filled when features are computed.
-    """
-
-    samples: torch.Tensor
-    dataset: Dataset
-    device: torch.device
-    seed: int = 0
-    features: str | None = None
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    extractor_options: dict[str, Any] = field(default_factory=dict)
-    artifacts: dict[str, Any] = field(default_factory=dict)
-    feature_provenance: dict[str, Any] = field(default_factory=dict)
-    _cache: dict[Any, Any] = field(default_factory=dict)
-
-    def option(self, metric: str, key: str, default: Any = None) -> Any:
-        return self.options.get(metric, {}).get(key, default)
-
-    @property
-    def feature_name(self) -> str:
-        if self.features:
-            return self.features
-        if self.dataset.kind in DEFAULT_FEATURES:
-            return DEFAULT_FEATURES[self.dataset.kind]
-        from .features import default_extractor_for
-
-        return default_extractor_for(self.dataset)
-
-    def extractor(self) -> Any:
-        if "extractor" not in self._cache:
-            from .features import get_extractor
-
-            ext = get_extractor(self.feature_name, device=self.device, **self.extractor_options)
-            self._cache["extractor"] = ext
-            self.feature_provenance.update(ext.provenance())
-        return self._cache["extractor"]
-
-    def features_of(self, which: str) -> torch.Tensor:
-        """(N, F) features of ``"fake"`` (the samples) or of a dataset split ``"train"|"val"|"test"``."""
-        key = ("features", which)
-        if key not in self._cache:
-            x = self.samples if which == "fake" else self.dataset.split(which)
-            ext = self.extractor()
-            if which != "fake":
-                from .features import cached_features
-
-                self._cache[key] = cached_features(ext, self.dataset, which)
-            else:
-                self._cache[key] = ext(x)
-        return self._cache[key]
-
-    def cached(self, key: Any, fn: Callable[[], Any]) -> Any:
-        """Compute ``fn()`` once per key and share it between metrics."""
-        if key not in self._cache:
-            self._cache[key] = fn()
-        return self._cache[key]
 
 
 @dataclass
@@ -163,6 +52,7 @@ class Evaluation:
     dataset: Dataset | None = field(default=None, repr=False)
     generator: Generator | None = field(default=None, repr=False)
     artifacts: dict[str, Any] = field(default_factory=dict, repr=False)
+    sample_labels: torch.Tensor | None = field(default=None, repr=False)  # classes asked of a conditional generator
 
     def metric_dict(self, name: str) -> dict[str, Any]:
         m = self.metrics[name]
@@ -188,14 +78,14 @@ class Evaluation:
         return row
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Evaluation":
+    def from_dict(cls, d: dict[str, Any]) -> Evaluation:
         """Rebuild an Evaluation (metrics as plain dicts) from ``to_dict()`` output or a report.json."""
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise GanevalError(f"Not a ganeval evaluation (expected schema {SCHEMA!r}, got {d.get('schema') if isinstance(d, dict) else type(d).__name__!r}).")
         return cls(source=d["source"], data=d["data"], metrics=dict(d["metrics"]), provenance=dict(d["provenance"]))
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "Evaluation":
+    def from_json(cls, path: str | Path) -> Evaluation:
         path = Path(path)
         try:
             return cls.from_dict(json.loads(path.read_text()))
@@ -214,7 +104,7 @@ def default_n_samples(dataset: Dataset) -> int:
 
 
 def default_metrics(dataset: Dataset) -> list[str]:
-    _load_scorers()
+    load_scorers()
     return [m.name for m in METRICS.values() if m.is_default_for(dataset.kind)]
 
 
@@ -237,7 +127,8 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
              batch_size: int = 1024, options: dict[str, dict[str, Any]] | None = None,
              extractor_options: dict[str, Any] | None = None, trust: bool = False,
              latent_dim: int | None = None, latent_dist: str | None = None,
-             data_root: str | Path | None = None, download: bool = False) -> Evaluation:
+             data_root: str | Path | None = None, download: bool = False, range_check: bool = True,
+             labels: Any = None, **generator_options: Any) -> Evaluation:
     """Score a generator against a reference dataset.
 
     Args:
@@ -254,22 +145,39 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         extractor_options: options for the extractor, e.g. ``{"weights": "pt_inception.pth"}``.
         trust, latent_dim, latent_dist: passed to :func:`load_generator`.
         data_root, download: passed to :func:`load_dataset`.
+        range_check: compare the samples' range with the image data's before scoring
+            (:mod:`ganeval.output_range`): mostly outside is an error, a milder mismatch a note;
+            False (``--no-range-check``) turns the error into a note.
+        labels: for a class-conditional generator: None (balanced, seeded), one class ``c``
+            (CLI ``--labels c``) or an (n,) array (:func:`ganeval.conditional.draw_labels`).
+        **generator_options: further keywords of :func:`load_generator` (``factory``,
+            ``factory_kwargs``, ``factory_path``, ``state_dict_key``, ``strip_prefix``,
+            ``output_range``, ``latent_range``, ...), for paths.
 
     Raises:
-        GanevalError: any bad input (unknown metric, incompatible shapes, broken checkpoint, ...).
+        GanevalError: any bad input (unknown metric, incompatible shapes, broken checkpoint,
+            samples mostly outside the data's range, ...).
     """
     t0 = time.perf_counter()
-    _load_scorers()
+    load_scorers()
     dev = resolve_device(device)
     dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, seed=0, download=download)
     if isinstance(generator_or_path, Generator):
         gen = generator_or_path
     elif isinstance(generator_or_path, (str, Path)):
-        gen = load_generator(generator_or_path, trust=trust, device=dev, latent_dim=latent_dim, latent_dist=latent_dist)
+        gen = load_generator(generator_or_path, trust=trust, device=dev, latent_dim=latent_dim, latent_dist=latent_dist,
+                             **generator_options)
     else:
         gen = generator_from_samples(generator_or_path, name="<array>")
     names = metrics.split(",") if isinstance(metrics, str) else list(metrics or default_metrics(dataset))
     names = [n.strip() for n in names if n.strip()]
+    # --- class-conditional generators (ganeval.scorers.conditional): their metrics join the defaults
+    from .scorers.conditional import check_conditional, conditional_defaults
+
+    if metrics is None:
+        names += [m for m in conditional_defaults(gen.conditional, dataset, dict(options or {})) if m not in names]
+    check_conditional(names, gen.conditional, dataset, dict(options or {}), gen.path or "<in-memory generator>")
+    # --- end of class-conditional generators
     for n in names:
         if n not in METRICS:
             raise unknown_name("metric", n, METRICS, "List them with `ganeval metrics`.")
@@ -283,10 +191,20 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
     source = gen.path or "<in-memory generator>"
     notes: list[str] = []
     t_sample = time.perf_counter()
-    samples = _conform(gen.sample(n, seed=seed, batch_size=batch_size), dataset, source, notes)
+    samples, sample_labels = gen.sample_with_labels(n, seed=seed, batch_size=batch_size, labels=labels)
+    samples = _conform(samples, dataset, source, notes)
     sample_time = time.perf_counter() - t_sample
+    # --- output range check (ganeval.output_range): raises, or notes a mismatch, before any metric runs
+    from .output_range import enforce
+    from .state_dicts import loading_notes
+
+    notes.extend(loading_notes(gen))
+    range_checked = enforce(samples, dataset, source=source, notes=notes, enabled=range_check,
+                            output_range=gen.output_range or gen.meta.get("output_range"))
+    # --- end of the output range check
     ctx = Context(samples=samples, dataset=dataset, device=dev, seed=int(seed), features=features,
-                  options=dict(options or {}), extractor_options=dict(extractor_options or {}))
+                  options=dict(options or {}), extractor_options=dict(extractor_options or {}),
+                  sample_labels=sample_labels)
     results: dict[str, Any] = {}
     timings: dict[str, float] = {"sampling": sample_time}
     for name in names:
@@ -299,12 +217,16 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         "seed": int(seed),
         "n_samples": int(samples.shape[0]),
         "checkpoint": {"path": gen.path, "kind": gen.kind, "sha256": gen.sha256, "step": gen.step,
-                       "latent": gen.latent.to_dict() if gen.latent else None, "trained_on": gen.data},
+                       "latent": gen.latent.to_dict() if gen.latent else None, "trained_on": gen.data,
+                       "conditional": gen.conditional.to_dict() if gen.conditional else None},
+        "labels": None if sample_labels is None else ("balanced" if labels is None else
+                                                      int(labels) if isinstance(labels, int) else "given"),
         "dataset": dataset.describe(),
         "features": dict(ctx.feature_provenance) or None,
         "options": ctx.options,
         "notes": notes,
+        "range_check": range_checked.to_dict() if range_checked else None,
         "wall_time_s": {k: round(v, 4) for k, v in timings.items()} | {"total": round(time.perf_counter() - t0, 4)},
     }
     return Evaluation(source=source, data=dataset.name, metrics=results, provenance=provenance, samples=samples,
-                      dataset=dataset, generator=gen, artifacts=ctx.artifacts)
+                      dataset=dataset, generator=gen, artifacts=ctx.artifacts, sample_labels=sample_labels)

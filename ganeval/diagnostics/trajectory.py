@@ -75,9 +75,9 @@ def normalize_history(history: Any, source: str = "history") -> tuple[pd.DataFra
 
 def coverage_metrics_for(dataset: Any) -> list[str]:
     """Registered coverage metrics for a dataset, best first: mode_coverage on mixtures, else class_coverage, ndb."""
-    from ..evaluate import METRICS, _load_scorers
+    from ..registry import METRICS, load_scorers
 
-    _load_scorers()
+    load_scorers()
     choices = ("mode_coverage",) if dataset.kind == "mixture" else ("class_coverage", "ndb")
     return [n for n in choices if n in METRICS and dataset.kind in METRICS[n].kinds]
 

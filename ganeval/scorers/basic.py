@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..evaluate import Context, register_metric
+from ..registry import Context, register_metric
 from ..results import Result
 
 

@@ -21,9 +21,19 @@ import numpy as np
 import torch
 
 from ..errors import GanevalError
-from ..evaluate import Context, register_metric
-from ..metrics.coverage import (NDB_MIN_PER_BIN, ClassCoverage, ModeCoverage, NDBBins, NDBResult, class_coverage,
-                                mode_coverage, ndb, ndb_bins, stacked_coverage)
+from ..metrics.coverage import (
+    NDB_MIN_PER_BIN,
+    ClassCoverage,
+    ModeCoverage,
+    NDBBins,
+    NDBResult,
+    class_coverage,
+    mode_coverage,
+    ndb,
+    ndb_bins,
+    stacked_coverage,
+)
+from ..registry import Context, register_metric
 
 
 @register_metric("mode_coverage", kinds=("mixture",), default=True,

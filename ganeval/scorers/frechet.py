@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..evaluate import Context, register_metric
 from ..errors import GanevalError
 from ..metrics.frechet import FIDInfinity, FIDResult, fid, fid_infinity
 from ..metrics.kid import KIDResult, kid
 from ..metrics.prdc import PRDCResult, prdc
+from ..registry import Context, register_metric
 
 
 def _pair(ctx: Context, metric: str) -> tuple[torch.Tensor, torch.Tensor, str]:

@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from ..evaluate import Context, register_metric
 from ..metrics.memorisation import MemorisationResult, memorisation
 from ..metrics.parzen import PAPER_SIGMAS, ParzenResult, parzen, scaled_sigmas
+from ..registry import Context, register_metric
 
 
 def _use_features(ctx: Context, metric: str) -> bool:
