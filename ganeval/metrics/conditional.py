@@ -1,0 +1,211 @@
+"""Metrics for class-conditional generators: intra-class FID and conditional accuracy.
+
+* :func:`intra_fid`: the mean over classes of the FID between the samples asked for class ``c``
+  and the real images of class ``c`` (Miyato & Koyama 2018, "cGANs with Projection
+  Discriminator", ICLR), each class's FID with its own N. A generator that ignores its label
+  has a good overall FID but a poor intra-class FID: every class's samples look like all digits.
+* :func:`conditional_accuracy`: the fraction of samples that a classifier assigns to the class
+  they were asked for (the "classification accuracy" of conditional GAN papers, e.g. Odena et al.
+  2017's AC-GAN), overall with its binomial standard error and per class, with the confusion
+  matrix behind it and how many classes are produced at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import GanevalError
+from ..results import Result
+from .frechet import fid
+
+CONFUSION_MAX_CLASSES = 100  # above this (Stacked MNIST's 1000) the K x K matrix is left out
+
+
+def _labels(x: Any, name: str, n: int | None) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if t.ndim != 1 or (n is not None and t.shape[0] != n):
+        raise GanevalError(f"`{name}` must be ({n if n is not None else 'N'},) class labels, one per row, got shape "
+                           f"{tuple(t.shape)}.")
+    if t.dtype.is_floating_point or t.dtype == torch.bool or t.dtype.is_complex:
+        raise GanevalError(f"`{name}` must hold integer class labels, got dtype {t.dtype}.")
+    if t.numel() and int(t.min()) < 0:
+        raise GanevalError(f"`{name}` holds a negative class {int(t.min())}; classes are 0 .. K-1.")
+    return t.to(torch.int64).cpu()
+
+
+def _rows(x: Any, name: str) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if t.ndim < 2:
+        raise GanevalError(f"`{name}` must be (N, D) features, got shape {tuple(t.shape)}.")
+    return t.reshape(t.shape[0], -1)
+
+
+@dataclass(frozen=True)
+class IntraFIDResult(Result):
+    """Intra-class FID: the mean of per-class FIDs.
+
+    Attributes:
+        value: mean over ``classes`` of ``per_class`` (lower is better).
+        classes: the classes scored (those the samples were asked for), ascending.
+        per_class: FID of each class's samples against that class's real features.
+        n_fake, n_real: rows behind each class's FID (always quote them: FID depends on N).
+        worst_class, worst_value: the class with the highest FID, and that FID.
+        class_std: standard deviation of the per-class FIDs (spread over classes, not an error bar).
+        n_classes: how many classes were scored.
+        reference: the dataset split of the real features; features: the extractor's name.
+        notes: round-off clamps reported by the per-class FIDs.
+    """
+
+    value: float
+    worst_value: float
+    worst_class: int
+    class_std: float
+    n_classes: int
+    classes: tuple[int, ...]
+    per_class: tuple[float, ...]
+    n_fake: tuple[int, ...]
+    n_real: tuple[int, ...]
+    reference: str = ""
+    features: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def intra_fid(real_features: Any, real_labels: Any, fake_features: Any, fake_labels: Any, *,
+              classes: Any = None) -> IntraFIDResult:
+    """Mean over classes of FID(real features of class c, fake features asked for class c).
+
+    Args:
+        real_features: (N_real, D) features of labelled reference data.
+        real_labels: (N_real,) int class of each real row.
+        fake_features: (N_fake, D) features of generated samples.
+        fake_labels: (N_fake,) int class each sample was asked for.
+        classes: the classes to average over (default: every class among ``fake_labels``).
+
+    Returns:
+        :class:`IntraFIDResult`.
+
+    Raises:
+        GanevalError: shapes or labels that do not match, or a class with fewer than 2 real or
+            2 generated rows (its FID is undefined).
+    """
+    real, fake = _rows(real_features, "real_features"), _rows(fake_features, "fake_features")
+    if real.shape[1] != fake.shape[1]:
+        raise GanevalError(f"`real_features` and `fake_features` must have the same dimension, got "
+                           f"{real.shape[1]} and {fake.shape[1]}.")
+    ry = _labels(real_labels, "real_labels", real.shape[0])
+    fy = _labels(fake_labels, "fake_labels", fake.shape[0])
+    cls = sorted({int(c) for c in (torch.unique(fy).tolist() if classes is None else classes)})
+    if not cls:
+        raise GanevalError("intra_fid: no classes to score (`fake_labels` is empty).")
+    values, n_f, n_r, notes = [], [], [], []
+    for c in cls:
+        r, f = real[ry == c], fake[fy == c]
+        if r.shape[0] < 2 or f.shape[0] < 2:
+            raise GanevalError(f"intra_fid: class {c} has {r.shape[0]} real and {f.shape[0]} generated rows; each "
+                               "class needs at least 2 of both (more samples with --n-samples, or labelled data "
+                               "with every class the generator is asked for).")
+        res = fid(r, f, bootstrap=0)
+        values.append(res.value)
+        n_f.append(res.n_fake)
+        n_r.append(res.n_real)
+        notes.extend(f"class {c}: {n}" for n in res.notes)
+    arr = np.asarray(values)
+    worst = int(arr.argmax())
+    return IntraFIDResult(value=float(arr.mean()), worst_value=float(arr[worst]), worst_class=cls[worst],
+                          class_std=float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, n_classes=len(cls),
+                          classes=tuple(cls), per_class=tuple(float(v) for v in arr), n_fake=tuple(n_f),
+                          n_real=tuple(n_r), notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class ConditionalAccuracy(Result):
+    """How often a classifier reads the class a sample was asked for.
+
+    Attributes:
+        value: overall accuracy (correct / samples); ``stderr`` its binomial standard error.
+        chance: 1 / K, the accuracy of a generator that ignores its label (with balanced labels).
+        classes_covered: asked classes with at least ``min_count`` samples read as that class.
+        classes_asked: classes the samples were asked for.
+        worst_class, worst_accuracy: the asked class read correctly least often.
+        num_classes: K.
+        per_class: accuracy per class (None for a class never asked for), length K.
+        asked, predicted: samples per class asked for / assigned by the classifier, length K.
+        confusion: K x K counts, row = asked, column = assigned (None above 100 classes).
+        missing: asked classes not covered.
+        min_count: the coverage threshold.
+        n_samples: samples scored.
+        classifier: which classifier read them (name, sha256, held-out accuracy).
+    """
+
+    value: float
+    stderr: float
+    chance: float
+    classes_covered: int
+    classes_asked: int
+    worst_class: int
+    worst_accuracy: float
+    num_classes: int
+    n_samples: int
+    min_count: int
+    per_class: tuple[float | None, ...]
+    asked: tuple[int, ...]
+    predicted: tuple[int, ...]
+    missing: tuple[int, ...]
+    confusion: tuple[tuple[int, ...], ...] | None = None
+    classifier: dict[str, Any] = field(default_factory=dict)
+
+
+def conditional_accuracy(predicted: Any, asked: Any, num_classes: int, *, min_count: int = 1) -> ConditionalAccuracy:
+    """Accuracy of the asked-for classes as a classifier reads them, overall and per class.
+
+    Args:
+        predicted: (N,) int class the classifier assigns to each sample.
+        asked: (N,) int class each sample was asked for.
+        num_classes: K (labels are 0 .. K-1).
+        min_count: a class is covered when at least this many of its samples are read as it.
+
+    Returns:
+        :class:`ConditionalAccuracy`.
+
+    Raises:
+        GanevalError: mismatched lengths, labels outside 0 .. K-1, no samples, bad ``min_count``.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise GanevalError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise GanevalError(f"`min_count` must be an integer >= 1, got {min_count!r}.")
+    k = int(num_classes)
+    a = _labels(asked, "asked", None)
+    p = _labels(predicted, "predicted", a.shape[0])
+    n = a.shape[0]
+    if n == 0:
+        raise GanevalError("conditional_accuracy: no samples.")
+    for name, t in (("asked", a), ("predicted", p)):
+        if int(t.max()) >= k:
+            raise GanevalError(f"`{name}` holds class {int(t.max())}, outside 0..{k - 1} for num_classes={k}.")
+    correct = a == p
+    asked_n = torch.bincount(a, minlength=k)
+    hit_n = torch.bincount(a[correct], minlength=k)
+    acc = float(correct.double().mean())
+    per = [float(h) / float(m) if m else None for h, m in zip(hit_n.tolist(), asked_n.tolist())]
+    asked_cls = [c for c in range(k) if asked_n[c] > 0]
+    worst = min(asked_cls, key=lambda c: (per[c], c))
+    missing = tuple(c for c in asked_cls if hit_n[c] < min_count)
+    conf = None
+    if k <= CONFUSION_MAX_CLASSES:
+        m = torch.bincount(a * k + p, minlength=k * k).reshape(k, k)
+        conf = tuple(tuple(int(v) for v in row) for row in m.tolist())
+    return ConditionalAccuracy(
+        value=acc, stderr=math.sqrt(acc * (1 - acc) / n), chance=1.0 / k,
+        classes_covered=len(asked_cls) - len(missing), classes_asked=len(asked_cls), worst_class=int(worst),
+        worst_accuracy=float(per[worst] or 0.0), num_classes=k, n_samples=n, min_count=int(min_count),
+        per_class=tuple(per), asked=tuple(int(v) for v in asked_n.tolist()),
+        predicted=tuple(int(v) for v in torch.bincount(p, minlength=k).tolist()), missing=missing, confusion=conf)
+
+
+__all__ = ["ConditionalAccuracy", "IntraFIDResult", "conditional_accuracy", "intra_fid"]

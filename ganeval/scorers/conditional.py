@@ -1,0 +1,170 @@
+"""Adapters for class-conditional generators: ``intra_fid`` and ``conditional_accuracy``.
+
+Both read the labels the samples were asked for (``ctx.sample_labels``, drawn by
+:meth:`ganeval.checkpoints.Generator.sample_with_labels`) and the reference data's labels. They
+join the default metric set when the generator is conditional and the data are labelled images
+(:func:`conditional_defaults`); :func:`check_conditional` rejects, before any sample is drawn,
+a conditional metric that cannot run (an unconditional generator, unlabelled data, a class count
+that differs from the data's, no classifier for the data).
+
+Options (``options={"conditional_accuracy": {...}}``; CLI ``--classifier PATH`` sets ``classifier``):
+
+* intra_fid: ``reference`` (the real split, "train" as for ``fid``).
+* conditional_accuracy: ``classifier`` (a TorchScript file mapping images to logits; default the
+  shipped digits / MNIST CNN, per channel for Stacked MNIST), ``min_count`` (1: a class is covered
+  when at least this many of its samples are read as it), ``batch_size`` (512).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from ..errors import GanevalError
+from ..metrics.conditional import ConditionalAccuracy, IntraFIDResult, conditional_accuracy, intra_fid
+from ..registry import Context, OptionSpec, register_metric
+
+CONDITIONAL_METRICS = ("intra_fid", "conditional_accuracy")
+LABELLED = ("digits, mnist, stacked-mnist, cifar10, an .npz with train_labels/val_labels/test_labels, or an image "
+            "folder with one subfolder per class")
+
+
+def _sample_labels(ctx: Context, metric: str) -> torch.Tensor:
+    y = getattr(ctx, "sample_labels", None)
+    if y is None:
+        raise GanevalError(f"Metric {metric!r} needs a class-conditional generator (forward(z, y)); this one is "
+                           "unconditional: pass --num-classes K if it takes labels, or drop the metric.")
+    return y
+
+
+def _digit_classifier(ds: Any) -> tuple[str, bool] | None:
+    """(shipped classifier, per channel?) for digit data, None for other data."""
+    shape = tuple(ds.sample_shape)
+    if ds.name == "stacked-mnist" or (shape == (3, 28, 28) and ds.n_classes == 1000):
+        return "mnist", True
+    if ds.name == "digits" or shape == (1, 8, 8):
+        return "digits", False
+    if ds.name == "mnist" or shape == (1, 28, 28):
+        return "mnist", False
+    return None
+
+
+def check_conditional(names: list[str], conditional: Any, dataset: Any, options: dict[str, dict[str, Any]],
+                      source: str) -> None:
+    """Reject, before sampling, conditional metrics that cannot run on this generator and data.
+
+    Args:
+        names: the metrics about to run.
+        conditional: the generator's :class:`~ganeval.conditional.ConditionalSpec` (None: unconditional).
+        dataset: the reference :class:`~ganeval.data.Dataset`.
+        options: per-metric options.
+        source: the generator's name, for errors.
+
+    Raises:
+        GanevalError: naming the metric, the input and the fix.
+    """
+    wanted = [n for n in names if n in CONDITIONAL_METRICS]
+    if not wanted:
+        return
+    if conditional is None:
+        raise GanevalError(f"{source}: metric {wanted[0]!r} needs a class-conditional generator (forward(z, y)), "
+                           "but it is unconditional: pass --num-classes K if its forward takes labels, or drop "
+                           f"{', '.join(wanted)} from --metrics.")
+    ref = str(options.get("intra_fid", {}).get("reference", "train"))
+    if dataset.labels(ref if ref in ("train", "val", "test") else "train") is None or dataset.n_classes is None:
+        raise GanevalError(f"{source}: {wanted[0]} needs labelled reference data, and {dataset.name!r} has no "
+                           f"labels: use {LABELLED}.")
+    k, kd = int(conditional.num_classes), int(dataset.n_classes)
+    if k != kd:
+        raise GanevalError(f"{source}: the generator has {k} classes but {dataset.name!r} has {kd}: pass the "
+                           f"--num-classes it was trained with and the data it was trained on (--data).")
+    if ("conditional_accuracy" in wanted and not options.get("conditional_accuracy", {}).get("classifier")
+            and _digit_classifier(dataset) is None):
+        raise GanevalError(f"{source}: conditional_accuracy on {dataset.name!r} needs a classifier of its {kd} "
+                           "classes: pass --classifier PATH (a TorchScript file mapping images to logits), or "
+                           "drop conditional_accuracy from --metrics.")
+
+
+def conditional_defaults(conditional: Any, dataset: Any, options: dict[str, dict[str, Any]]) -> list[str]:
+    """The conditional metrics that join the defaults: for a conditional generator on labelled images
+    with its class count (conditional accuracy only where a classifier is at hand)."""
+    if conditional is None or dataset.kind != "images" or dataset.train_labels is None:
+        return []
+    if dataset.n_classes is None or int(dataset.n_classes) != int(conditional.num_classes):
+        return []
+    out = ["intra_fid"]
+    if options.get("conditional_accuracy", {}).get("classifier") or _digit_classifier(dataset) is not None:
+        out.append("conditional_accuracy")
+    return out
+
+
+@register_metric(
+    "intra_fid", kinds=("mixture", "images", "vectors"),
+    description="intra-class FID: mean over classes of each class's FID against that class's real data "
+                "(Miyato & Koyama 2018); conditional generators",
+    directions={"value": "lower", "worst_value": "lower"}, headline=("value", "worst_value"),
+    options={"reference": OptionSpec(str, "train", "real split the per-class statistics come from",
+                                     choices=("train", "val", "test"))},
+    citation="Miyato & Koyama, cGANs with Projection Discriminator, ICLR 2018")
+def _intra_fid(ctx: Context) -> IntraFIDResult:
+    y = _sample_labels(ctx, "intra_fid")
+    ref = str(ctx.option("intra_fid", "reference", "train"))
+    if ref not in ("train", "val", "test"):
+        raise GanevalError(f"intra_fid option `reference` must be train, val or test, got {ref!r}.")
+    real_y = ctx.dataset.labels(ref)
+    if real_y is None:
+        raise GanevalError(f"intra_fid needs labelled reference data, and {ctx.dataset.name!r} has no {ref} labels: "
+                           f"use {LABELLED}.")
+    res = intra_fid(ctx.features_of(ref), real_y, ctx.features_of("fake"), y)
+    return dataclasses.replace(res, reference=ref, features=ctx.feature_name)
+
+
+def _predict(ctx: Context, bs: int) -> tuple[torch.Tensor, int, dict[str, Any]]:
+    """(N,) classes the classifier reads in the samples, K, and the classifier's provenance."""
+    path = ctx.option("conditional_accuracy", "classifier", None)
+    x = ctx.samples
+    if path:
+        from ..features.user_classifier import load_user_classifier
+
+        clf = load_user_classifier(path, ctx.device)
+        clf.batch_size = bs
+        logits = clf.logits(x)
+        return logits.argmax(1), int(logits.shape[1]), clf.provenance()
+    which = _digit_classifier(ctx.dataset)
+    if which is None:
+        raise GanevalError(f"conditional_accuracy on {ctx.dataset.name!r} needs a classifier of its classes: pass "
+                           "--classifier PATH (a TorchScript file mapping images to logits).")
+    from ..features.digits_cnn import load_classifier
+
+    name, stacked = which
+    net = load_classifier(name, device=ctx.device)
+    net.batch_size = bs
+    prov = {"name": name, "sha256": net.sha256, "accuracy": net.accuracy}
+    if not stacked:
+        return net.predict(x), 10, prov
+    digits = [net.predict(x[:, c:c + 1]) for c in range(x.shape[1])]
+    return digits[0] * 100 + digits[1] * 10 + digits[2], 1000, prov
+
+
+@register_metric(
+    "conditional_accuracy", kinds=("images", "vectors"),
+    description="fraction of samples a classifier assigns to the class they were asked for, per class and "
+                "overall; conditional generators",
+    directions={"value": "higher", "classes_covered": "higher", "worst_accuracy": "higher"},
+    headline=("value", "classes_covered", "worst_accuracy"),
+    options={"classifier": OptionSpec(str, None, "TorchScript classifier (images -> logits); default the shipped "
+                                                 "digits / MNIST CNN"),
+             "min_count": OptionSpec(int, 1, "samples read as their class for the class to count as covered"),
+             "batch_size": OptionSpec(int, 512, "rows per classifier pass")},
+    citation="Odena, Olah & Shlens, Conditional Image Synthesis with Auxiliary Classifier GANs, ICML 2017")
+def _conditional_accuracy(ctx: Context) -> ConditionalAccuracy:
+    y = _sample_labels(ctx, "conditional_accuracy")
+    pred, k, prov = _predict(ctx, int(ctx.option("conditional_accuracy", "batch_size", 512)))
+    if int(y.max()) >= k:
+        raise GanevalError(f"conditional_accuracy: samples were asked for class {int(y.max())}, but the classifier "
+                           f"({prov.get('path') or prov.get('name')}) knows {k} classes; pass a classifier of the "
+                           "generator's classes with --classifier.")
+    res = conditional_accuracy(pred, y, k, min_count=int(ctx.option("conditional_accuracy", "min_count", 1)))
+    return dataclasses.replace(res, classifier=prov)
