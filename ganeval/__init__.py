@@ -8,9 +8,10 @@ from .data import Dataset, MixtureDataset, list_datasets, load_dataset
 from .errors import GanevalError
 from .compare import evaluate_many
 from .evaluate import Evaluation, evaluate, list_metrics
+from .paired import compare_models  # not `compare`: that name is the module of evaluate_many
 
 __all__ = [
     "Dataset", "Evaluation", "GanevalError", "Generator", "LatentSpec", "MixtureDataset", "__version__",
-    "evaluate", "evaluate_many", "generator_from_module", "generator_from_samples", "list_checkpoints", "list_datasets",
+    "compare_models", "evaluate", "evaluate_many", "generator_from_module", "generator_from_samples", "list_checkpoints", "list_datasets",
     "list_metrics", "load_dataset", "load_discriminator", "load_generator", "load_run", "save_generator",
 ]

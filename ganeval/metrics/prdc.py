@@ -69,6 +69,36 @@ def prdc(real: Any, fake: Any, *, k: int = 5, memory_budget: int | None = None,
     Raises:
         GanevalError: fewer than k + 1 rows in either set, NaN/Inf, different dimensions, bad ``k``.
     """
+    pts = prdc_points(real, fake, k=k, memory_budget=memory_budget, device=device)
+    return PRDCResult(
+        precision=float((pts.in_real > 0).double().mean()),
+        recall=float((pts.in_fake > 0).double().mean()),
+        density=float(pts.in_real.sum()) / (pts.k * pts.in_real.shape[0]),
+        coverage=float(pts.covered.double().mean()),
+        k=pts.k, n_real=int(pts.in_fake.shape[0]), n_fake=int(pts.in_real.shape[0]),
+    )
+
+
+@dataclass(frozen=True)
+class PRDCPoints:
+    """The per-point quantities PRDC averages (the paired bootstrap reweights them).
+
+    Attributes:
+        in_real: (M,) int64, per generated point: real balls holding it (precision, density).
+        in_fake: (N,) int64, per real point: generated balls holding it (recall).
+        covered: (N,) bool, per real point: a generated point inside its ball (coverage).
+        k: neighbours defining the balls.
+    """
+
+    in_real: torch.Tensor
+    in_fake: torch.Tensor
+    covered: torch.Tensor
+    k: int
+
+
+def prdc_points(real: Any, fake: Any, *, k: int = 5, memory_budget: int | None = None,
+                device: str | torch.device | None = "cpu") -> PRDCPoints:
+    """Per-point ball counts behind :func:`prdc` (same arguments and errors)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise GanevalError(f"`k` must be an integer >= 1, got {k!r}.")
     k = int(k)
@@ -81,10 +111,4 @@ def prdc(real: Any, fake: Any, *, k: int = 5, memory_budget: int | None = None,
     in_real = kernels.count_within(f, r, real_radii, strict=True, **kw)  # per fake: real balls holding it
     in_fake = kernels.count_within(r, f, fake_radii, strict=True, **kw)  # per real: fake balls holding it
     nearest_fake = kernels.knn(r, f, 1, **kw)[0][:, 0].double()
-    return PRDCResult(
-        precision=float((in_real > 0).double().mean()),
-        recall=float((in_fake > 0).double().mean()),
-        density=float(in_real.sum()) / (k * f.shape[0]),
-        coverage=float((nearest_fake < real_radii).double().mean()),
-        k=k, n_real=int(r.shape[0]), n_fake=int(f.shape[0]),
-    )
+    return PRDCPoints(in_real=in_real, in_fake=in_fake, covered=nearest_fake < real_radii, k=k)
