@@ -39,7 +39,13 @@ import torch
 from torch import nn
 
 from ._utils import progress, resolve_device, sha256_file, torch_generator
+from .arrays import load_npy, load_npz
+from .conditional import EXTRA_FILE as COND_FILE
+from .conditional import ConditionalSpec, conditional_spec, draw_labels, spec_from_extra
+from .conditional import call as call_generator
+from .conditional import resolve as resolve_conditional
 from .errors import GanevalError
+from .payload import check_payload
 
 FORMAT = "ganeval-generator"
 VERSION = 1
@@ -301,8 +307,9 @@ def _build(entry: dict[str, Any], *, trust: bool, path: Path, what: str) -> nn.M
         raise GanevalError(f"{path}: {what} factory_kwargs must be a dict, got {type(kwargs).__name__}.")
     try:
         module = factory(**kwargs)
-    except TypeError as exc:
-        raise GanevalError(f"{path}: {what} factory {entry.get('factory')!r} rejected its kwargs: {exc}.") from exc
+    except Exception as exc:  # the factory is the user's code, called with the file's kwargs
+        raise GanevalError(f"{path}: {what} factory {entry.get('factory')!r} rejected its kwargs "
+                           f"({type(exc).__name__}: {exc}); fix factory_kwargs or re-save the checkpoint.") from exc
     if not isinstance(module, nn.Module):
         raise GanevalError(f"{path}: {what} factory returned {type(module).__name__}, not an nn.Module.")
     try:
@@ -345,25 +352,19 @@ def _latent_from(module: Any, latent_dim: int | None, latent_dist: str | None,
 
 
 def _load_samples_array(path: Path) -> torch.Tensor:
-    try:
-        if path.suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
+    if path.suffix == ".npy":
+        arr = load_npy(path)
+    else:
+        z = load_npz(path)
+        if "samples" in z:
+            arr = z["samples"]
+        elif len(z) == 1:
+            arr = next(iter(z.values()))
         else:
-            with np.load(path, allow_pickle=False) as z:
-                keys = list(z.keys())
-                if "samples" in keys:
-                    arr = z["samples"]
-                elif len(keys) == 1:
-                    arr = z[keys[0]]
-                else:
-                    raise GanevalError(
-                        f"{path}: an .npz of samples needs a 'samples' array or a single array; found "
-                        f"{', '.join(keys) or 'none'}. (An .npz with train/val/test is a dataset: use --data.)"
-                    )
-    except GanevalError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise GanevalError(f"{path}: cannot read the array ({exc}); the file is corrupt or not a numpy file.") from exc
+            raise GanevalError(
+                f"{path}: an .npz of samples needs a 'samples' array or a single array; found "
+                f"{', '.join(z) or 'none'}. (An .npz with train/val/test is a dataset: use --data.)"
+            )
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise GanevalError(f"{path}: the samples have dtype {arr.dtype}; save a numeric array.")
     if arr.ndim < 2 or arr.shape[0] < 1:
@@ -507,12 +508,7 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
 
 def _from_payload(obj: dict[str, Any], path: Path, dev: torch.device, trust: bool,
                   latent_dim: int | None, latent_dist: str | None, digest: str) -> Generator:
-    if int(obj.get("version", 0)) > VERSION:
-        raise GanevalError(f"{path}: ganeval format version {obj.get('version')} is newer than this "
-                           f"ganeval reads ({VERSION}); upgrade ganeval.")
-    for key in ("factory", "state_dict", "latent"):
-        if key not in obj:
-            raise GanevalError(f"{path}: ganeval checkpoint without its {key!r} entry; re-save it with save_generator.")
+    check_payload(obj, path, VERSION)
     module = _build(obj, trust=trust, path=path, what="generator").to(dev).eval()
     latent_raw = obj["latent"] if isinstance(obj["latent"], dict) else {}
     latent = _latent_from(module, latent_dim, latent_dist, latent_raw, path)

@@ -314,15 +314,16 @@ def _cifar10(seed: int, root: str | os.PathLike[str] | None = None, download: bo
 
 
 def _from_npz(path: Path, seed: int) -> Dataset:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.keys()}
-    except (ValueError, OSError) as exc:
-        raise GanevalError(f"{path}: cannot read the .npz ({exc}).") from exc
+    from .arrays import load_npz
+
+    arrays = load_npz(path)
     missing = [k for k in ("train", "val", "test") if k not in arrays]
     if missing:
         raise GanevalError(f"{path}: a dataset .npz needs arrays train, val and test; missing {', '.join(missing)} "
                            f"(found {', '.join(arrays) or 'none'}).")
+    for k, a in arrays.items():
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.iscomplexobj(a):
+            raise GanevalError(f"{path}: array {k!r} has dtype {a.dtype}; a dataset .npz holds real numbers.")
     t = {k: torch.from_numpy(np.asarray(arrays[k], dtype=np.float32)) for k in ("train", "val", "test")}
     shapes = {k: tuple(v.shape[1:]) for k, v in t.items()}
     if len(set(shapes.values())) != 1:
@@ -330,8 +331,14 @@ def _from_npz(path: Path, seed: int) -> Dataset:
     for k, v in t.items():
         if v.ndim < 2 or v.shape[0] < 2 or not torch.isfinite(v).all():
             raise GanevalError(f"{path}: split {k!r} must be (N>=2, ...) and finite, got shape {tuple(v.shape)}.")
-    labels = {k: torch.from_numpy(np.asarray(arrays[f"{k}_labels"], dtype=np.int64))
-              for k in ("train", "val", "test") if f"{k}_labels" in arrays}
+    labels = {}
+    for k in ("train", "val", "test"):
+        if f"{k}_labels" in arrays:
+            lab = arrays[f"{k}_labels"]
+            if lab.shape != (t[k].shape[0],) or not np.issubdtype(lab.dtype, np.integer) or (lab < 0).any():
+                raise GanevalError(f"{path}: '{k}_labels' must be {t[k].shape[0]} non-negative integers (one per "
+                                   f"row of {k!r}), got {lab.dtype} of shape {lab.shape}.")
+            labels[k] = torch.from_numpy(lab.astype(np.int64))
     kind = "images" if t["train"].ndim == 4 else "vectors"
     n_classes = int(max(int(v.max()) for v in labels.values()) + 1) if labels else None
     return Dataset(name=str(path), kind=kind, train=t["train"], val=t["val"], test=t["test"],

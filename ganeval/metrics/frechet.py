@@ -325,17 +325,13 @@ def load_stats(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         GanevalError: the file is missing, unreadable, or lacks ``mu``/``sigma``.
     """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = list(z.keys())
-            if "mu" not in keys or "sigma" not in keys:
-                raise GanevalError(f"{path}: a statistics file needs arrays 'mu' and 'sigma' (found "
-                                   f"{', '.join(keys) or 'none'}).")
-            mu, sigma = z["mu"], z["sigma"]
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, GanevalError):
-            raise
-        raise GanevalError(f"{path}: cannot read statistics ({exc}); expected an .npz with 'mu' and 'sigma'.") from exc
+    from ..arrays import load_npz
+
+    z = load_npz(path)
+    if "mu" not in z or "sigma" not in z:
+        raise GanevalError(f"{path}: a statistics file needs arrays 'mu' and 'sigma' (found "
+                           f"{', '.join(z) or 'none'}).")
+    mu, sigma = z["mu"], z["sigma"]
     m = _vector(mu, f"{path}: mu")
     return m, _covariance(sigma, f"{path}: sigma", m.shape[0])
 
