@@ -46,3 +46,29 @@ def mixture_generator(data: str = "ring8", modes: list[int] | None = None, scale
 
     ds = load_dataset(data)
     return MixtureGenerator(ds.means.tolist(), ds.std, modes, scale)  # type: ignore[attr-defined]
+
+
+class GaussianGenerator(nn.Module):
+    """z -> mean + z @ scale^T: the Gaussian N(mean, scale scale^T), whose FID to another Gaussian
+    has a closed form (:func:`ganeval.metrics.frechet_distance`); for calibrating paired tests.
+
+    Args:
+        mean: (D,) mean.
+        scale: (D, D) matrix (its product with its transpose is the covariance), or a number
+            (``scale * I``).
+    """
+
+    def __init__(self, mean: list[float], scale: list[list[float]] | float = 1.0):
+        super().__init__()
+        mu = torch.as_tensor(mean, dtype=torch.float64)
+        a = torch.as_tensor(scale, dtype=torch.float64)
+        a = a * torch.eye(len(mu), dtype=torch.float64) if a.ndim == 0 else a
+        self.register_buffer("mean", mu)
+        self.register_buffer("scale", a)
+        self.latent_dim = len(mu)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (self.mean + z.double() @ self.scale.T).float()
+
+    def covariance(self) -> torch.Tensor:
+        return self.scale @ self.scale.T

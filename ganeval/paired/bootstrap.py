@@ -154,7 +154,8 @@ class FieldSummary:
     values: np.ndarray          # (k,) estimates
     ci_low: np.ndarray          # (k,) basic interval of each value
     ci_high: np.ndarray
-    p_first: np.ndarray         # (k,)
+    p_first: np.ndarray         # (k,) probability of ranking first
+    p_last: np.ndarray          # (k,) probability of ranking last
     rank: np.ndarray            # (k,) rank of the estimates
     rank_low: np.ndarray        # (k,) rank interval (quantiles of the replicate ranks)
     rank_high: np.ndarray
@@ -184,6 +185,8 @@ def summarise(metric: str, field: str, direction: str, point: np.ndarray, reps: 
             dlo, dhi = basic_interval(np.asarray(d), dr, confidence)
             pairs.append((i, j, d, float(dlo), float(dhi), p_value(d, dr)))
     adj = holm([p[-1] for p in pairs]) if k > 2 else np.array([p[-1] for p in pairs])
+    worst = "higher" if direction == "lower" else "lower"
     return FieldSummary(metric, field, direction, point, lo, hi, first_probability(reflected, direction),
+                        first_probability(reflected, worst),
                         rank_table(point[None, :], direction)[0], r_lo, r_hi,
                         [(*p, float(q)) for p, q in zip(pairs, adj)])

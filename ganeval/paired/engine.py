@@ -29,9 +29,6 @@ from .bootstrap import FieldSummary, run_bootstrap, summarise
 from .stats import BUILDERS, pairable
 
 DEFAULT_BOOTSTRAP = 1000
-_SHARED_KEYS = ("extractor", ("features", "train"), ("features", "val"), ("features", "test"))
-
-
 @dataclass
 class Comparison:
     """A paired comparison of k models on one dataset.
@@ -75,7 +72,7 @@ class Comparison:
             for i, m in enumerate(self.models):
                 rows.append({"metric": s.metric, "field": s.field, "direction": s.direction, "model": m,
                              "value": float(s.values[i]), "ci_low": float(s.ci_low[i]), "ci_high": float(s.ci_high[i]),
-                             "p_best": float(s.p_first[i]), "rank": float(s.rank[i]),
+                             "p_best": float(s.p_first[i]), "p_last": float(s.p_last[i]), "rank": float(s.rank[i]),
                              "rank_low": float(s.rank_low[i]), "rank_high": float(s.rank_high[i])})
         return pd.DataFrame(rows)
 
@@ -200,7 +197,7 @@ def compare_samples(samples: Mapping[str, torch.Tensor], dataset: Dataset, *, me
 
     def share() -> None:
         # One extractor and one set of reference features for all models; fake features stay per model.
-        for key in _SHARED_KEYS:
+        for key in dict.fromkeys(k for c in ctxs for k in c.shared_keys()):
             have = next((c._cache[key] for c in ctxs if key in c._cache), None)
             if have is not None:
                 for c in ctxs:

@@ -1,0 +1,144 @@
+"""Paired comparisons (ganeval.paired): known answers, exact ties, Holm by hand, ranks of a collapsed model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ganeval
+from ganeval import GanevalError
+from ganeval.data import Dataset
+from ganeval.metrics import fid, frechet_distance, prdc
+from ganeval.paired import compare_models, compare_samples, holm, p_value
+from ganeval.paired.bootstrap import basic_interval, first_probability
+from ganeval.toy import GaussianGenerator
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def gaussian_data(d: int, n_ref: int, seed: int = 0) -> Dataset:
+    """A vectors dataset drawn from N(0, I_d)."""
+    g = torch.Generator().manual_seed(seed)
+    ref = torch.randn(n_ref, d, generator=g)
+    return Dataset(name="gauss", kind="vectors", train=ref, val=torch.randn(200, d, generator=g),
+                   test=torch.randn(500, d, generator=g))
+
+
+def gen(mean, scale=1.0):
+    return ganeval.generator_from_module(GaussianGenerator(mean, scale), latent_dim=len(mean), device="cpu")
+
+
+def test_holm_matches_a_hand_computation():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> max(0.06, 0.04) = 0.06
+    np.testing.assert_allclose(holm(p), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+    np.testing.assert_allclose(holm([0.2]), [0.2])
+
+
+def test_p_value_inverts_the_basic_interval():
+    rng = np.random.default_rng(1)
+    for shift in (0.0, 0.5, 1.0, 2.0, 3.0):
+        reps = rng.normal(shift, 1.0, 999)
+        est = shift
+        lo, hi = basic_interval(np.asarray(est), reps, 0.95)
+        p = p_value(est, reps)
+        # the interval excludes 0 exactly when p < 0.05 (up to one replicate at the boundary)
+        assert (lo > 0 or hi < 0) == (p < 0.05) or abs(p - 0.05) < 3 / 1000
+
+
+def test_ties_share_first_place():
+    vals = np.array([[1.0, 1.0, 2.0], [0.5, 1.0, 1.0]])
+    np.testing.assert_allclose(first_probability(vals, "lower"), [0.75, 0.25, 0.0])
+
+
+def test_closed_form_gaussian_delta_fid():
+    d = 3
+    ds = gaussian_data(d, 8000)
+    a, b = gen([0.5] * d, 1.0), gen([0.2] * d, 1.3)
+    eye = np.eye(d)
+    true_a = frechet_distance(np.full(d, 0.5), eye, np.zeros(d), eye)          # 0.75
+    true_b = frechet_distance(np.full(d, 0.2), 1.69 * eye, np.zeros(d), eye)   # 0.12 + 3 * 0.09 = 0.39
+    assert true_a == pytest.approx(0.75) and true_b == pytest.approx(0.39)
+    df, comp = compare_models({"a": a, "b": b}, ds, metrics=["fid"], n_samples=4000, n_bootstrap=200, seed=3,
+                              device="cpu", return_comparison=True)
+    assert comp.paired_latents
+    pair = comp.pairs().iloc[0]
+    assert (pair["a"], pair["b"]) == ("a", "b")
+    truth = true_b - true_a
+    assert pair["ci_low"] < truth < pair["ci_high"]
+    assert pair["ci_high"] - pair["ci_low"] < 0.1  # the paired interval is tight at N = 4000
+    assert pair["p_value"] < 0.01 and pair["better"] == "b"
+    # the point values are the fid metric's own numbers on the same rows
+    s = comp.summary("fid")
+    xa, xb = a.sample(4000, seed=3), b.sample(4000, seed=3)
+    assert s.values[0] == fid(ds.train, xa, bootstrap=0).value
+    assert s.values[1] == fid(ds.train, xb, bootstrap=0).value
+    rows = df[df.kind == "model"].set_index("model")
+    assert rows.loc["b", "p_best"] > 0.99
+
+
+def test_identical_models_give_zero_exactly_and_even_rank_probabilities():
+    ds = gaussian_data(2, 1500)
+    gens = {k: gen([0.3, 0.0], 0.9) for k in "abc"}
+    df, comp = compare_models(gens, ds, metrics=["fid", "prdc", "kid", "parzen"], n_samples=600, n_bootstrap=200,
+                              device="cpu", return_comparison=True)
+    pairs = comp.pairs()
+    assert len(pairs) == 3 * (1 + 4 + 1 + 1)
+    assert (pairs["delta"] == 0).all() and (pairs["ci_low"] == 0).all() and (pairs["ci_high"] == 0).all()
+    assert (pairs["p_value"] == 1).all() and pairs["better"].isna().all()
+    ranks = comp.ranks()
+    np.testing.assert_allclose(ranks["p_best"], 1 / 3)
+    assert (ranks["rank"] == 2).all()
+
+
+def test_collapsed_checkpoint_is_ranked_last(tmp_path):
+    from ganeval.toy import mixture_generator
+
+    paths = {}
+    for name, modes in (("healthy", None), ("collapsed", [0])):
+        p = tmp_path / f"{name}.pt"
+        ganeval.save_generator(p, mixture_generator("ring8", modes), factory="ganeval.toy:mixture_generator",
+                               factory_kwargs={"data": "ring8", "modes": modes}, latent_dim=3, data="ring8")
+        paths[name] = str(p)
+    paths["healthy-noisy"] = paths["healthy"]  # a third model for Holm; same file, another label
+    df, comp = compare_models(paths, "ring8", metrics=["fid", "mode_coverage"], n_samples=500, n_bootstrap=300,
+                              device="cpu", return_comparison=True)
+    for metric, fld in (("fid", "value"), ("mode_coverage", "modes_covered"), ("mode_coverage", "reverse_kl")):
+        s = comp.summary(metric, fld)
+        i = comp.models.index("collapsed")
+        assert s.p_last[i] >= 0.99, (metric, fld, s.p_last)
+        assert s.rank_low[i] == 3
+    pairs = comp.pairs()
+    fidp = pairs[pairs.metric == "fid"]
+    # Holm over the three pairs, from the raw p-values by hand
+    np.testing.assert_allclose(fidp["p_holm"], holm(fidp["p_value"].to_numpy()))
+    assert set(fidp["better"].dropna()) == {"healthy", "healthy-noisy"}
+
+
+def test_point_values_equal_the_metrics():
+    ds = gaussian_data(2, 1500)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(400, 2, generator=g) * 1.1, torch.randn(400, 2, generator=g) + 0.2
+    comp = compare_samples({"x": x, "y": y}, ds, metrics=["prdc"], n_bootstrap=20, device="cpu")
+    for i, s in enumerate((x, y)):
+        ref = prdc(ds.train, s, k=5)
+        for fld in ("precision", "recall", "density", "coverage"):
+            assert comp.summary("prdc", fld).values[i] == pytest.approx(getattr(ref, fld), abs=1e-12)
+
+
+def test_unpairable_metric_is_named_and_bad_input_is_an_error():
+    ds = gaussian_data(2, 500)
+    a, b = gen([0.0, 0.0]), gen([0.1, 0.0])
+    with pytest.raises(GanevalError, match="labelled"):
+        compare_models([a, b], ds, metrics=["fid"], n_samples=200, n_bootstrap=10, device="cpu")
+    df, comp = compare_models({"a": a, "b": b}, ds, metrics=["fid", "summary"], n_samples=200, n_bootstrap=10,
+                              device="cpu", return_comparison=True)
+    assert "summary" in comp.not_paired and "summary: not paired" in comp.text()
+    with pytest.raises(GanevalError, match="at least two"):
+        compare_models({"a": a}, ds, n_samples=100, device="cpu")
+    with pytest.raises(GanevalError, match="same number"):
+        compare_samples({"a": torch.zeros(10, 2), "b": torch.zeros(11, 2)}, ds)
+    with pytest.raises(GanevalError, match="Unknown metric"):
+        compare_models({"a": a, "b": b}, ds, metrics=["fdi"], n_samples=100, device="cpu")
