@@ -26,9 +26,10 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,25 +37,33 @@ import torch
 from .._utils import progress
 from ..errors import GanevalError, unknown_name
 
+DEFAULT_LAYER = "default"
+
 
 @dataclass
 class Extractor:
-    """A loaded feature extractor.
+    """A loaded feature extractor, possibly with several named layers computed in one pass.
 
     Attributes:
         name: registry name.
-        fn: maps a batch on ``device`` to (B, F) features.
+        fn: maps a batch on ``device`` to (B, F) features, or to ``{layer: (B, F_layer)}`` for an
+            extractor with several layers (every layer of :attr:`layers`, from one forward pass).
         device: where batches are sent.
         sha256: hash of the weights file (None when the extractor has no weights).
-        dim: feature dimension, where known before the first batch.
+        dim: feature dimension of the default layer, where known before the first batch.
         description: one line for reports.
         batch_size: default batch size.
         cacheable: whether :func:`cached_features` may keep its features on disk.
         config: settings besides the weights that change the features (part of the cache key).
+        layers: names of the layers ``fn`` returns (empty: one layer, called ``"default"``).
+        default_layer: the layer served when none is named (FID, KID, PRDC use it).
+        resize: the resize mode images go through (``"legacy-tf"``, ``"clean"``, ...; None when
+            the extractor does not resize). Part of the cache key and of the provenance.
+        images_seen: rows pushed through ``fn`` so far (one forward pass per row and batch).
     """
 
     name: str
-    fn: Callable[[torch.Tensor], torch.Tensor]
+    fn: Callable[[torch.Tensor], Any]
     device: torch.device
     sha256: str | None = None
     dim: int | None = None
@@ -62,28 +71,85 @@ class Extractor:
     batch_size: int = 256
     cacheable: bool = True
     config: str = ""
+    layers: tuple[str, ...] = ()
+    default_layer: str = DEFAULT_LAYER
+    resize: str | None = None
+    images_seen: int = 0
 
-    def __call__(self, x: torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
-        """Features of every row of ``x``, in batches, as (N, F) float32 on the CPU.
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Every layer one forward pass yields."""
+        return self.layers or (self.default_layer,)
+
+    def check_layer(self, layer: str | None) -> str:
+        """The layer name to use (``None``: the default).
 
         Raises:
-            GanevalError: ``x`` is not a tensor of finite values or does not suit the extractor.
+            GanevalError: a layer this extractor does not have (with near misses).
         """
+        if layer is None:
+            return self.default_layer
+        if layer not in self.layer_names:
+            raise unknown_name(f"layer of the {self.name!r} extractor", layer, self.layer_names)
+        return layer
+
+    def _check_input(self, x: Any) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(np.asarray(x))
         if x.ndim == 0 or not torch.isfinite(x).all():
             raise GanevalError(f"Input to the {self.name!r} feature extractor must be finite rows; got NaN/Inf or a "
                                f"scalar (shape {tuple(x.shape)}).")
-        bs = int(batch_size or self.batch_size)
-        out = []
-        starts = range(0, x.shape[0], bs)
+        return x
+
+    def forward_batch(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every layer of one batch (already on any device), as ``{layer: (B, F) float32 CPU}``."""
+        b = x.shape[0]
         with torch.no_grad():
-            for s in progress(starts, desc=f"features ({self.name})", total=len(starts), unit="batch"):
-                out.append(self.fn(x[s:s + bs].to(self.device)).detach().float().reshape(min(bs, x.shape[0] - s), -1).cpu())
-        return torch.cat(out) if out else torch.empty(0, self.dim or 0)
+            out = self.fn(x.to(self.device))
+            self.images_seen += b
+        if not isinstance(out, dict):
+            out = {self.default_layer: out}
+        return {k: v.detach().float().reshape(b, -1).cpu() for k, v in out.items()}
+
+    def features(self, x: Any, *, batch_size: int | None = None, desc: str | None = None) -> dict[str, torch.Tensor]:
+        """Every layer's features of every row of ``x``, from one forward pass per batch.
+
+        Returns:
+            ``{layer: (N, F_layer) float32 CPU tensor}`` for every name in :attr:`layer_names`.
+
+        Raises:
+            GanevalError: ``x`` is not a tensor of finite values or does not suit the extractor.
+        """
+        x = self._check_input(x)
+        bs = int(batch_size or self.batch_size)
+        parts: dict[str, list[torch.Tensor]] = {}
+        starts = range(0, x.shape[0], bs)
+        for s in progress(starts, desc=desc or f"features ({self.name})", total=len(starts), unit="batch"):
+            for k, v in self.forward_batch(x[s:s + bs]).items():
+                parts.setdefault(k, []).append(v)
+        if not parts:
+            return {k: torch.empty(0, self.dim or 0) for k in self.layer_names}
+        return {k: torch.cat(v) for k, v in parts.items()}
+
+    def __call__(self, x: torch.Tensor, *, batch_size: int | None = None, layer: str | None = None) -> torch.Tensor:
+        """Features of every row of ``x`` for one layer (default: :attr:`default_layer`), (N, F) float32 CPU.
+
+        Raises:
+            GanevalError: ``x`` is not a tensor of finite values or does not suit the extractor;
+                an unknown layer.
+        """
+        name = self.check_layer(layer)
+        return self.features(x, batch_size=batch_size)[name]
 
     def provenance(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "dim": self.dim, "description": self.description}
+        out: dict[str, Any] = {"name": self.name, "sha256": self.sha256, "dim": self.dim,
+                               "description": self.description}
+        if self.layers:
+            out["layers"] = list(self.layers)
+            out["default_layer"] = self.default_layer
+        if self.resize is not None:
+            out["resize"] = self.resize
+        return out
 
 
 _REGISTRY: dict[str, Callable[..., Extractor]] = {}
@@ -99,7 +165,33 @@ def register_extractor(name: str) -> Callable[[Callable[..., Extractor]], Callab
     return deco
 
 
+_PLUGINS_LOADED = False
+
+
+def load_extractor_plugins(*, refresh: bool = False) -> None:
+    """Register the extractors of the ``ganeval.extractors`` entry-point group (once per process).
+
+    An entry point names a module whose import calls :func:`register_extractor`, or a factory
+    ``(device, **options) -> Extractor`` registered under the entry point's name.
+
+    Raises:
+        GanevalError: a plug-in that fails to load.
+    """
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED and not refresh:
+        return
+    import types
+
+    from ..registry import load_entry_points
+
+    for name, obj in load_entry_points("ganeval.extractors"):
+        if callable(obj) and not isinstance(obj, types.ModuleType) and name not in _REGISTRY:
+            _REGISTRY[name] = obj
+    _PLUGINS_LOADED = True
+
+
 def list_extractors() -> list[str]:
+    load_extractor_plugins()
     return sorted(_REGISTRY)
 
 
@@ -109,11 +201,16 @@ def get_extractor(name: str, *, device: torch.device | str = "cpu", **options: A
     Options (others are ignored, so one option dict serves every extractor):
         weights: path of the Inception weights (``inception`` only).
         allow_download: let ``inception`` fetch torch-fidelity's weights when none are found.
+        resize: ``inception``'s resize mode, ``"legacy-tf"`` (default) or ``"clean"``
+            (:mod:`ganeval.features.resize`).
+        dinov2_weights, clip_weights: weights files of the ``dinov2`` / ``clip`` extractors.
         batch_size: rows per forward pass.
 
     Raises:
         GanevalError: unknown name (with near misses), or the extractor's weights are missing or broken.
     """
+    if name not in _REGISTRY:
+        load_extractor_plugins()  # third-party extractors are looked for only when a name is unknown
     if name not in _REGISTRY:
         raise unknown_name("feature extractor", name, _REGISTRY)
     ext = _REGISTRY[name](device=torch.device(device), **options)
@@ -144,23 +241,36 @@ def _mnist(device: torch.device, **_: Any) -> Extractor:
 
 @register_extractor("inception")
 def _inception(device: torch.device, *, weights: str | os.PathLike[str] | None = None, allow_download: bool = False,
-               internal_dtype: str = "float32", **_: Any) -> Extractor:
+               internal_dtype: str = "float32", resize: str | None = None, **_: Any) -> Extractor:
     from .inception import make_extractor
 
-    return make_extractor(device, weights=weights, allow_download=allow_download, internal_dtype=internal_dtype)
+    return make_extractor(device, weights=weights, allow_download=allow_download, internal_dtype=internal_dtype,
+                          resize=resize or "legacy-tf")
+
+
+@register_extractor("dinov2")
+def _dinov2(device: torch.device, *, dinov2_weights: str | os.PathLike[str] | None = None, **_: Any) -> Extractor:
+    from .dinov2 import make_extractor
+
+    return make_extractor(device, weights=dinov2_weights)
+
+
+@register_extractor("clip")
+def _clip(device: torch.device, *, clip_weights: str | os.PathLike[str] | None = None, **_: Any) -> Extractor:
+    from .clip import make_extractor
+
+    return make_extractor(device, weights=clip_weights)
 
 
 def default_extractor_for(dataset: Any) -> str:
-    """The extractor used when none is named: the shipped digit CNNs where they fit, else Inception."""
-    name = str(getattr(dataset, "name", ""))
-    shape = tuple(getattr(dataset, "sample_shape", ()))
+    """The extractor used when none is named: the data itself off images, the shipped digit CNNs
+    where they fit (:func:`ganeval.features.digits_cnn.digit_task`), else Inception."""
     if getattr(dataset, "kind", "") != "images":
         return "raw"
-    if name == "digits" or shape == (1, 8, 8):
-        return "digits"
-    if name in ("mnist", "stacked-mnist") or shape == (1, 28, 28):
-        return "mnist"
-    return "inception"
+    from .digits_cnn import digit_task
+
+    task = digit_task(dataset)
+    return task[0] if task is not None else "inception"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,20 +296,48 @@ def content_hash(x: torch.Tensor) -> str:
     return h.hexdigest()
 
 
-def cache_key(extractor: Extractor, dataset: Any, split: str, data: torch.Tensor) -> str:
-    """File name keyed by dataset name, split, seed, extractor name, weights hash and data content."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(getattr(dataset, "name", "data"))).name)[:40] or "data"
-    cfg = hashlib.sha256(extractor.config.encode()).hexdigest()[:8] if extractor.config else "default"
-    return (f"{name}-{split}-seed{getattr(dataset, 'seed', 0)}-{extractor.name}-{(extractor.sha256 or 'noweights')[:16]}"
-            f"-{cfg}-{content_hash(data)[:16]}.npy")
+def cache_key(extractor: Extractor, dataset: Any, split: str, data: torch.Tensor, layer: str | None = None,
+              data_hash: str | None = None) -> str:
+    """File name keyed by dataset name, split, seed, extractor name, layer, resize mode, weights hash,
+    settings and data content."""
+    name = re.sub(r"[^A-Za-z0-9_.+-]+", "_", Path(str(getattr(dataset, "name", "data"))).name)[:40] or "data"
+    cfg_text = extractor.config + (f"|resize={extractor.resize}" if extractor.resize else "")
+    cfg = hashlib.sha256(cfg_text.encode()).hexdigest()[:8] if cfg_text else "default"
+    lay = "" if layer in (None, DEFAULT_LAYER) else "-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", str(layer))
+    return (f"{name}-{split}-seed{getattr(dataset, 'seed', 0)}-{extractor.name}{lay}"
+            f"-{(extractor.sha256 or 'noweights')[:16]}-{cfg}-{(data_hash or content_hash(data))[:16]}.npy")
 
 
-def cached_features(extractor: Extractor, dataset: Any, split: str) -> torch.Tensor:
-    """Features of a dataset split, read from or written to the disk cache (:func:`cache_dir`).
+def _read_cached(path: Path, rows: int) -> torch.Tensor | None:
+    if not path.is_file():
+        return None
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # unreadable entry: recompute and overwrite
+    return torch.from_numpy(arr) if arr.ndim == 2 and arr.shape[0] == rows else None
 
-    The key holds the dataset's name, split and seed, the extractor's name, weights sha256 and
-    settings, and a hash of the split's content, so a changed dataset or extractor never reads
-    stale features. Files are written atomically (temporary file, then rename).
+
+def _write_atomic(folder: Path, path: Path, arr: np.ndarray) -> None:
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, arr)
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)  # a read-only or full cache only costs the recomputation
+
+
+def cached_layers(extractor: Extractor, dataset: Any, split: str) -> dict[str, torch.Tensor]:
+    """Every layer's features of a dataset split, read from or written to the disk cache.
+
+    One file per layer, keyed by :func:`cache_key` (dataset name, split and seed, extractor name,
+    layer, resize mode, weights sha256, settings and a hash of the split's content), so a changed
+    dataset or extractor never reads stale features. When any layer is missing, all of them are
+    recomputed in one pass. Files are written atomically (temporary file, then rename).
 
     Raises:
         GanevalError: unknown split.
@@ -207,28 +345,28 @@ def cached_features(extractor: Extractor, dataset: Any, split: str) -> torch.Ten
     data = dataset.split(split)
     folder = cache_dir()
     if not extractor.cacheable or folder is None:
-        return extractor(data)
-    path = folder / cache_key(extractor, dataset, split, data)
-    if path.is_file():
-        try:
-            arr = np.load(path, allow_pickle=False)
-            if arr.ndim == 2 and arr.shape[0] == data.shape[0]:
-                return torch.from_numpy(arr)
-        except (OSError, ValueError):
-            pass  # unreadable entry: recompute and overwrite
-    feats = extractor(data)
-    tmp = None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, feats.numpy())
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)  # a read-only or full cache only costs the recomputation
+        return extractor.features(data, desc=f"features ({extractor.name}, {split})")
+    digest = content_hash(data)
+    paths = {k: folder / cache_key(extractor, dataset, split, data, k, digest) for k in extractor.layer_names}
+    found = {k: _read_cached(p, data.shape[0]) for k, p in paths.items()}
+    if all(v is not None for v in found.values()):
+        return {k: v for k, v in found.items() if v is not None}
+    feats = extractor.features(data, desc=f"features ({extractor.name}, {split})")
+    for k, p in paths.items():
+        _write_atomic(folder, p, feats[k].numpy())
     return feats
 
 
-__all__ = ["cache_dir", "cached_features", "default_extractor_for", "Extractor", "GanevalError", "get_extractor",
+def cached_features(extractor: Extractor, dataset: Any, split: str, layer: str | None = None) -> torch.Tensor:
+    """One layer's features of a dataset split (default: the extractor's default layer), cached
+    on disk by :func:`cached_layers` (every layer is computed in the same pass).
+
+    Raises:
+        GanevalError: unknown split or layer.
+    """
+    name = extractor.check_layer(layer)
+    return cached_layers(extractor, dataset, split)[name]
+
+
+__all__ = ["cache_dir", "cached_features", "cached_layers", "DEFAULT_LAYER", "default_extractor_for", "Extractor", "GanevalError", "get_extractor",
            "list_extractors", "register_extractor"]

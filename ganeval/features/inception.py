@@ -37,6 +37,12 @@ from ..errors import GanevalError
 ENV_VAR = "GANEVAL_INCEPTION_WEIGHTS"
 URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 FEATURE_DIM = 2048
+LAYERS = ("2048", "logits_unbiased")  # pool features (FID, KID, PRDC) and pre-bias logits (Inception Score)
+LOGITS_DIM = 1008
+# torch-fidelity's forward after its resize: (x - 128) / 128, then these modules in order.
+_TRUNK = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+          "MaxPool_2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+          "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "AvgPool")
 
 
 def hub_cache_path() -> Path:
@@ -74,8 +80,8 @@ def resolve_weights(weights: str | os.PathLike[str] | None = None, *, allow_down
         return cached
     raise GanevalError(
         "Inception weights not found. ganeval never downloads unasked: pass --inception-weights PATH (Python: "
-        f"extractor_options={{'weights': PATH}}), set ${ENV_VAR}, or allow the download "
-        f"(extractor_options={{'allow_download': True}}) of {URL} into {cached.parent}."
+        f"extractor_options={{'weights': PATH}}), set ${ENV_VAR}, or allow the download with --download-weights "
+        f"(Python: extractor_options={{'allow_download': True}}) of {URL} into {cached.parent}."
     )
 
 
@@ -96,8 +102,9 @@ def _module_class() -> type:
     return _Inception
 
 
-def inception_module(state_dict: dict[str, torch.Tensor] | None = None, *, internal_dtype: str = "float32") -> nn.Module:
-    """torch-fidelity's ``inception-v3-compat`` module returning the 2048-d features.
+def inception_module(state_dict: dict[str, torch.Tensor] | None = None, *, internal_dtype: str = "float32",
+                     layers: tuple[str, ...] = ("2048",)) -> nn.Module:
+    """torch-fidelity's ``inception-v3-compat`` module returning the features of ``layers`` (a tuple).
 
     Args:
         state_dict: weights; None keeps the random initialisation (for tests).
@@ -111,7 +118,7 @@ def inception_module(state_dict: dict[str, torch.Tensor] | None = None, *, inter
     placeholder.seek(0)
     # With weights to load, build on the meta device: no time spent on a random initialisation.
     with torch.device("meta") if state_dict is not None else contextlib.nullcontext():
-        model = _module_class()("inception-v3-compat", ["2048"], feature_extractor_weights_path=placeholder,
+        model = _module_class()("inception-v3-compat", list(layers), feature_extractor_weights_path=placeholder,
                                 feature_extractor_internal_dtype=internal_dtype)
     model._ganeval_ready = True
     if state_dict is not None:
@@ -120,7 +127,8 @@ def inception_module(state_dict: dict[str, torch.Tensor] | None = None, *, inter
     return model.eval().requires_grad_(False)
 
 
-def load_weights(path: str | os.PathLike[str], *, internal_dtype: str = "float32") -> nn.Module:
+def load_weights(path: str | os.PathLike[str], *, internal_dtype: str = "float32",
+                 layers: tuple[str, ...] = ("2048",)) -> nn.Module:
     """Build the module from a weights file (a state dict, or ``{"state_dict": ...}``), safely.
 
     Raises:
@@ -136,7 +144,7 @@ def load_weights(path: str | os.PathLike[str], *, internal_dtype: str = "float32
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise GanevalError(f"{path}: not a state dict of tensors; expected torch-fidelity's Inception-v3 weights.")
     try:
-        return inception_module(sd, internal_dtype=internal_dtype)
+        return inception_module(sd, internal_dtype=internal_dtype, layers=layers)
     except RuntimeError as exc:
         raise GanevalError(f"{path}: these weights do not fit torch-fidelity's Inception-v3 "
                            f"(inception-v3-compat): {str(exc).splitlines()[0][:300]} ...") from exc
@@ -147,28 +155,58 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x.float() * 255 + 0.5).clamp_(0, 255).to(torch.uint8)
 
 
+def trunk(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """torch-fidelity's forward pass on images already resized to 299x299 (float, [0, 255]).
+
+    The same modules and arithmetic as ``FeatureExtractorInceptionV3.forward`` after its resize,
+    so ``trunk(model, legacy_tf(u8))`` equals ``model(u8)``; used for resize modes other than
+    torch-fidelity's own.
+
+    Returns:
+        ``{"2048": (N, 2048), "logits_unbiased": (N, 1008)}`` float32.
+    """
+    x = (x.to(model.feature_extractor_internal_dtype) - 128) / 128
+    for name in _TRUNK:
+        x = getattr(model, name)(x)
+    x = torch.flatten(x, 1)
+    return {"2048": x.to(torch.float32), "logits_unbiased": x.mm(model.fc.weight.T).to(torch.float32)}
+
+
 def make_extractor(device: torch.device, *, weights: str | os.PathLike[str] | None = None,
-                   allow_download: bool = False, internal_dtype: str = "float32") -> Any:
-    """The ``inception`` extractor: (N, 1 or 3, H, W) images in [0, 1] -> (N, 2048) features.
+                   allow_download: bool = False, internal_dtype: str = "float32", resize: str = "legacy-tf") -> Any:
+    """The ``inception`` extractor: (N, 1 or 3, H, W) images in [0, 1] -> ``2048`` (default) and
+    ``logits_unbiased`` features from one forward pass.
+
+    Args:
+        resize: ``"legacy-tf"`` (torch-fidelity's TF1 bilinear resize inside the network) or
+            ``"clean"`` (clean-fid's PIL bicubic on the uint8 image); see :mod:`ganeval.features.resize`.
 
     Raises:
-        GanevalError: weights missing or broken (see :func:`resolve_weights`, :func:`load_weights`).
+        GanevalError: weights missing or broken (see :func:`resolve_weights`, :func:`load_weights`),
+            an unknown resize mode.
     """
     from . import Extractor
+    from .resize import check_mode, clean
 
     if internal_dtype not in ("float32", "float64"):
         raise GanevalError(f"`internal_dtype` must be 'float32' or 'float64', got {internal_dtype!r}.")
+    check_mode(resize)
     path = resolve_weights(weights, allow_download=allow_download)
-    model = load_weights(path, internal_dtype=internal_dtype).to(device)
+    model = load_weights(path, internal_dtype=internal_dtype, layers=LAYERS).to(device)
 
-    def fn(x: torch.Tensor) -> torch.Tensor:
+    def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise GanevalError(f"The inception extractor takes (N, 1 or 3, H, W) images, got shape {tuple(x.shape)}; "
                                "use features='raw' for vector data.")
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        return model(to_uint8(x))[0]
+        u8 = to_uint8(x)
+        if resize == "clean":
+            return trunk(model, clean(u8))
+        return dict(zip(LAYERS, model(u8)))
 
     return Extractor(name="inception", fn=fn, device=device, sha256=sha256_file(path), dim=FEATURE_DIM,
-                     description=f"torch-fidelity inception-v3-compat, 2048-d pool features ({Path(path).name})",
-                     batch_size=64, config=f"dtype={internal_dtype}")
+                     description=f"torch-fidelity inception-v3-compat, 2048-d pool features and logits, {resize} "
+                                 f"resize ({Path(path).name})",
+                     batch_size=64, config=f"dtype={internal_dtype}", layers=LAYERS, default_layer="2048",
+                     resize=resize)
