@@ -142,3 +142,31 @@ def test_unpairable_metric_is_named_and_bad_input_is_an_error():
         compare_samples({"a": torch.zeros(10, 2), "b": torch.zeros(11, 2)}, ds)
     with pytest.raises(GanevalError, match="Unknown metric"):
         compare_models({"a": a, "b": b}, ds, metrics=["fdi"], n_samples=100, device="cpu")
+
+
+def test_fit_spread_recovers_an_exact_law():
+    from ganeval.paired.plan import fit_spread
+
+    ns = np.array([100, 200, 400, 800, 1600])
+    fit = fit_spread(ns, np.sqrt(3.0 / ns + 0.01))
+    assert fit.a == pytest.approx(3.0, rel=1e-9) and fit.b == pytest.approx(0.01, rel=1e-9)
+    assert fit.n_for(np.sqrt(3.0 / 500 + 0.01)) == pytest.approx(500)
+    assert fit.n_for(0.05) == float("inf")  # below the floor sqrt(b) = 0.1
+
+
+def test_plan_recovers_the_one_over_n_variance_law():
+    from ganeval.paired.plan import plan
+
+    # FID of N(mu, I) against N(0, I) with |mu| = 1: to first order FID_hat - FID = 2 mu.(m_fake - m_ref),
+    # whose variance is 4 |mu|^2 (1/N + 1/M) -> a = 4, b = 4/M (Chong & Forsyth's delta method).
+    m_ref = 20_000
+    ds = gaussian_data(2, m_ref, seed=5)
+    res = plan({"A": gen([1.0, 0.0])}, ds, metric="fid", delta=0.1, ns=[300, 600, 1200, 2400], n_bootstrap=300,
+               seed=1, device="cpu")
+    assert res.fit.a == pytest.approx(4.0, rel=0.2)
+    assert 0 <= res.fit.b < 5 * 4 / m_ref
+    assert -0.6 < res.fit.alpha < -0.4
+    z = 1.959963984540054
+    assert res.n_resolve == pytest.approx(res.fit.a / ((0.1 / z) ** 2 - res.fit.b), rel=1e-9)
+    assert 1000 < res.n_resolve < 3000  # 4 (1.96 / 0.1)^2 = 1537 for b = 0
+    assert "N to resolve 0.1" in res.text() and "A" in res.bias

@@ -29,6 +29,7 @@ from .bootstrap import FieldSummary, run_bootstrap, summarise
 from .stats import BUILDERS, pairable
 
 DEFAULT_BOOTSTRAP = 1000
+_SHARED_KEYS = ("extractor", ("features", "train"), ("features", "val"), ("features", "test"))
 @dataclass
 class Comparison:
     """A paired comparison of k models on one dataset.
@@ -149,6 +150,63 @@ def _select_metrics(metrics: list[str] | str | None, dataset: Dataset) -> list[s
     return names
 
 
+def build_stats(samples: Mapping[str, torch.Tensor], dataset: Dataset, names: list[str], *,
+                features: str | None = None, seed: int = 0, device: str | torch.device = "auto",
+                options: dict[str, dict[str, Any]] | None = None, extractor_options: dict[str, Any] | None = None,
+                shared: dict[Any, Any] | None = None,
+                sample_labels: Mapping[str, torch.Tensor | None] | None = None) -> tuple[list[Any], dict[str, str], list[str]]:
+    """The decomposed metrics (:mod:`.stats`) of one or more sample sets with the same N.
+
+    Returns:
+        ``(stats, not_paired, notes)``: the stats, ``{metric: why}`` for those without a
+        decomposition, and how each was paired.
+
+    Raises:
+        GanevalError: sample sets of different sizes.
+    """
+    sizes = {k: int(v.shape[0]) for k, v in samples.items()}
+    if len(set(sizes.values())) != 1:
+        raise GanevalError(f"Paired comparison needs the same number of samples per model, got {sizes}.")
+    dev = resolve_device(device)
+    labels = dict(sample_labels or {})
+    base = dict(shared or {})
+    ctxs = [Context(samples=x, dataset=dataset, device=dev, seed=int(seed), features=features,
+                    options={k: dict(v) for k, v in (options or {}).items()},
+                    extractor_options=dict(extractor_options or {}), sample_labels=labels.get(k),
+                    _cache=dict(base))
+            for k, x in samples.items()]
+
+    def share() -> None:
+        # One extractor and one set of reference features for all models; fake features stay per model.
+        for key in _SHARED_KEYS:
+            have = next((c._cache[key] for c in ctxs if key in c._cache), None)
+            if have is not None:
+                for c in ctxs:
+                    c._cache.setdefault(key, have)
+                if shared is not None:
+                    shared[key] = have
+
+    stats: list[Any] = []
+    not_paired: dict[str, str] = {}
+    notes: list[str] = []
+    for n in names:
+        if not pairable(n):
+            not_paired[n] = "no per-sample or per-subset decomposition; compare its values from `ganeval report`"
+            continue
+        if n in ("fid", "kid", "prdc"):
+            ctxs[0].extractor()
+            share()
+        try:
+            st = BUILDERS[n](ctxs)
+        except GanevalError as exc:
+            not_paired[n] = str(exc)
+            continue
+        share()
+        stats.append(st)
+        notes += st.notes
+    return stats, not_paired, notes
+
+
 def compare_samples(samples: Mapping[str, torch.Tensor], dataset: Dataset, *, metrics: list[str] | str | None = None,
                     features: str | None = None, n_bootstrap: int = DEFAULT_BOOTSTRAP, confidence: float = 0.95,
                     seed: int = 0, device: str | torch.device = "auto", options: dict[str, dict[str, Any]] | None = None,
@@ -180,47 +238,12 @@ def compare_samples(samples: Mapping[str, torch.Tensor], dataset: Dataset, *, me
     """
     if len(samples) < 2:
         raise GanevalError(f"A comparison needs at least two models, got {len(samples)}.")
-    sizes = {k: int(v.shape[0]) for k, v in samples.items()}
-    if len(set(sizes.values())) != 1:
-        raise GanevalError(f"Paired comparison needs the same number of samples per model, got {sizes}.")
     if not 0 < confidence < 1:
         raise GanevalError(f"`confidence` must be in (0, 1), got {confidence!r}.")
-    dev = resolve_device(device)
     names = _select_metrics(metrics, dataset)
-    labels = dict(sample_labels or {})
-    base = dict(shared or {})
-    ctxs = [Context(samples=x, dataset=dataset, device=dev, seed=int(seed), features=features,
-                    options={k: dict(v) for k, v in (options or {}).items()},
-                    extractor_options=dict(extractor_options or {}), sample_labels=labels.get(k),
-                    _cache=dict(base))
-            for k, x in samples.items()]
-
-    def share() -> None:
-        # One extractor and one set of reference features for all models; fake features stay per model.
-        for key in dict.fromkeys(k for c in ctxs for k in c.shared_keys()):
-            have = next((c._cache[key] for c in ctxs if key in c._cache), None)
-            if have is not None:
-                for c in ctxs:
-                    c._cache.setdefault(key, have)
-                if shared is not None:
-                    shared[key] = have
-
-    stats, not_paired, notes = [], {}, []
-    for n in names:
-        if not pairable(n):
-            not_paired[n] = "no per-sample or per-subset decomposition; compare its values from `ganeval report`"
-            continue
-        if n in ("fid", "kid", "prdc"):
-            ctxs[0].extractor()
-            share()
-        try:
-            st = BUILDERS[n](ctxs)
-        except GanevalError as exc:
-            not_paired[n] = str(exc)
-            continue
-        share()
-        stats.append(st)
-        notes += st.notes
+    stats, not_paired, notes = build_stats(samples, dataset, names, features=features, seed=seed, device=device,
+                                           options=options, extractor_options=extractor_options, shared=shared,
+                                           sample_labels=sample_labels)
     if not stats:
         raise GanevalError(f"None of the metrics {', '.join(names)} can be paired: "
                            + "; ".join(f"{k}: {v}" for k, v in not_paired.items()))
@@ -232,16 +255,16 @@ def compare_samples(samples: Mapping[str, torch.Tensor], dataset: Dataset, *, me
             direc = direction_of(f"{st.name}.{fld}") or direc  # the registry's word where it has one
             summaries.append(summarise(st.name, fld, direc, point[:, j], reps[st.name][:, :, j], confidence))
     return Comparison(models=list(samples), summaries=summaries, replicates=reps,
-                      n_samples=next(iter(sizes.values())), n_bootstrap=int(n_bootstrap), confidence=float(confidence),
-                      seed=int(seed), data=dataset.name, paired_latents=paired_latents, not_paired=not_paired,
+                      n_samples=int(next(iter(samples.values())).shape[0]), n_bootstrap=int(n_bootstrap),
+                      confidence=float(confidence),                      seed=int(seed), data=dataset.name, paired_latents=paired_latents, not_paired=not_paired,
                       notes=list(dict.fromkeys(notes)))
 
 
-def load_models(models: Any, dev: torch.device, *, trust: bool = False, latent_dim: int | None = None,
-                latent_dist: str | None = None) -> dict[str, Generator]:
+def load_models(models: Any, dev: torch.device, **generator_options: Any) -> dict[str, Generator]:
     """``{label: Generator}`` from paths, Generators, arrays, or a ``{label: any of those}`` mapping.
 
-    A run folder stands for its last checkpoint (the one a comparison of runs means).
+    A run folder stands for its last checkpoint (the one a comparison of runs means);
+    ``generator_options`` are keywords of :func:`ganeval.load_generator` (trust, latent_dim, ...).
 
     Raises:
         GanevalError: a missing path, a repeated label, an unreadable checkpoint.
@@ -265,7 +288,7 @@ def load_models(models: Any, dev: torch.device, *, trust: bool = False, latent_d
                 raise GanevalError(f"{path}: no such file or folder; check the path.")
             if path.is_dir() and (path / "checkpoints").is_dir():
                 path = list_checkpoints(path)[-1]
-            gen = load_generator(path, trust=trust, device=dev, latent_dim=latent_dim, latent_dist=latent_dist)
+            gen = load_generator(path, device=dev, **generator_options)
             label = label or (Path(src).name if Path(src).is_dir() else path.name)
         else:
             gen = generator_from_samples(src, name=label or f"<array {i}>")
@@ -283,8 +306,8 @@ def compare_models(models: Iterable[Any] | Mapping[str, Any], data: str | Path |
                    device: str | torch.device = "auto", batch_size: int = 1024,
                    options: dict[str, dict[str, Any]] | None = None, extractor_options: dict[str, Any] | None = None,
                    trust: bool = False, latent_dim: int | None = None, latent_dist: str | None = None,
-                   data_root: str | Path | None = None, download: bool = False,
-                   return_comparison: bool = False) -> Any:
+                   data_root: str | Path | None = None, download: bool = False, labels: Any = None,
+                   return_comparison: bool = False, **generator_options: Any) -> Any:
     """Which model is better, and how sure: a paired comparison with common random numbers.
 
     Every model draws ``n_samples`` samples with the same ``seed`` (the same latent rows where the
@@ -300,10 +323,11 @@ def compare_models(models: Iterable[Any] | Mapping[str, Any], data: str | Path |
         n_samples: samples per model (None: the data's default, see :func:`ganeval.evaluate`).
         seed: sampling seed shared by all models (and the resampling seed).
         features, device, batch_size, options, extractor_options, trust, latent_dim, latent_dist,
-        data_root, download: as :func:`ganeval.evaluate`.
+        data_root, download, labels: as :func:`ganeval.evaluate`.
         n_bootstrap: joint bootstrap replicates (default 1000).
         confidence: interval level (default 0.95).
         return_comparison: also return the :class:`Comparison` (for text, JSON, plots).
+        **generator_options: further keywords of :func:`ganeval.load_generator`, for paths.
 
     Returns:
         pandas.DataFrame (:meth:`Comparison.to_frame`): rows with ``kind == "model"`` hold each
@@ -317,7 +341,7 @@ def compare_models(models: Iterable[Any] | Mapping[str, Any], data: str | Path |
     """
     dev = resolve_device(device)
     dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, download=download)
-    gens = load_models(models, dev, trust=trust, latent_dim=latent_dim, latent_dist=latent_dist)
+    gens = load_models(models, dev, trust=trust, latent_dim=latent_dim, latent_dist=latent_dist, **generator_options)
     if len(gens) < 2:
         raise GanevalError(f"A comparison needs at least two models, got {len(gens)}.")
     fixed = [k for k, g in gens.items() if g.samples is not None]
@@ -327,13 +351,14 @@ def compare_models(models: Iterable[Any] | Mapping[str, Any], data: str | Path |
         n = int(n_samples)
     specs = {repr(g.latent.to_dict()) for g in gens.values() if g.latent is not None}
     paired = not fixed and len(specs) == 1
-    samples, labels = {}, {}
+    samples, ys = {}, {}
     for k, g in gens.items():
-        x, labels[k] = g.sample_with_labels(n, seed=seed, batch_size=batch_size)
+        x, ys[k] = g.sample_with_labels(n, seed=seed, batch_size=batch_size,
+                                        labels=labels if g.conditional is not None else None)
         samples[k] = _conform(x, dataset, g.path or k, [])
     conds = {repr(g.conditional) for g in gens.values()}
     paired = paired and len(conds) == 1
-    comp = compare_samples(samples, dataset, sample_labels=labels, metrics=metrics, features=features, n_bootstrap=n_bootstrap,
+    comp = compare_samples(samples, dataset, sample_labels=ys, metrics=metrics, features=features, n_bootstrap=n_bootstrap,
                            confidence=confidence, seed=seed, device=dev, options=options,
                            extractor_options=extractor_options, paired_latents=paired)
     if not paired:

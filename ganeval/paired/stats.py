@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..errors import GanevalError
-from ..evaluate import METRICS, Context
+from ..registry import METRICS, Context
 
 LATENT = "latent"
 
