@@ -182,7 +182,7 @@ def draw_labels(n: int, spec: ConditionalSpec, *, seed: int, labels: Any = None,
 # calling the network
 
 
-_CALL_ERRORS = (TypeError, RuntimeError, ValueError, IndexError)
+_CALL_ERRORS = (TypeError, RuntimeError, ValueError, IndexError, torch.jit.Error)  # a TorchScript raise is none of the others
 
 
 def call(module: nn.Module, z: torch.Tensor, y: torch.Tensor | None, spec: ConditionalSpec | None,
@@ -212,9 +212,17 @@ def _works(module: nn.Module, *args: torch.Tensor) -> bool:
         return False
 
 
+def first_line(exc: BaseException) -> str:
+    """The informative line of an exception (a TorchScript error's is its last)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    return (lines[-1] if isinstance(exc, torch.jit.Error) or "TorchScript interpreter" in lines[0] else lines[0])[:200]
+
+
 def _diagnose(module: nn.Module, z: torch.Tensor, spec: ConditionalSpec | None, where: str,
               exc: BaseException) -> GanevalError:
-    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    first = first_line(exc)
     probe = z[:2]
     if spec is None:
         return GanevalError(f"{where}: the generator failed on a batch of latents alone ({type(exc).__name__}: "
@@ -234,4 +242,4 @@ def _diagnose(module: nn.Module, z: torch.Tensor, spec: ConditionalSpec | None, 
 
 
 __all__ = ["ConditionalSpec", "EXTRA_FILE", "LABEL_INPUTS", "call", "conditional_spec", "draw_labels",
-           "label_rows", "resolve", "spec_from_extra"]
+           "first_line", "label_rows", "resolve", "spec_from_extra"]

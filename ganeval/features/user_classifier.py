@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .._utils import sha256_file
+from ..conditional import first_line
 from ..errors import GanevalError
 
 HINT = ("pass --classifier a TorchScript file (torch.jit.save(torch.jit.script(net), PATH)) whose forward maps "
@@ -58,8 +59,8 @@ class UserClassifier:
                 xb = x[s:s + self.batch_size].to(self.device)
                 try:
                     y = self.module(xb)
-                except (RuntimeError, TypeError, ValueError, IndexError) as exc:
-                    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                except (RuntimeError, TypeError, ValueError, IndexError, torch.jit.Error) as exc:
+                    first = first_line(exc)
                     raise GanevalError(f"{self.path}: the classifier failed on samples of shape {tuple(xb.shape)} "
                                        f"({first}); {HINT}.") from exc
                 if isinstance(y, (tuple, list)):
@@ -90,7 +91,7 @@ def load_user_classifier(path: str | os.PathLike[str], device: str | torch.devic
             warnings.simplefilter("ignore", FutureWarning)
             module = torch.jit.load(str(p), map_location=dev)
     except (RuntimeError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise GanevalError(f"--classifier {p}: not a TorchScript archive ({first}); {HINT}.") from exc
     module.eval()
     return UserClassifier(path=p, module=module, device=dev, sha256=sha256_file(p))

@@ -41,14 +41,9 @@ def _sample_labels(ctx: Context, metric: str) -> torch.Tensor:
 
 def _digit_classifier(ds: Any) -> tuple[str, bool] | None:
     """(shipped classifier, per channel?) for digit data, None for other data."""
-    shape = tuple(ds.sample_shape)
-    if ds.name == "stacked-mnist" or (shape == (3, 28, 28) and ds.n_classes == 1000):
-        return "mnist", True
-    if ds.name == "digits" or shape == (1, 8, 8):
-        return "digits", False
-    if ds.name == "mnist" or shape == (1, 28, 28):
-        return "mnist", False
-    return None
+    from ..features.digits_cnn import digit_task
+
+    return digit_task(ds)
 
 
 def check_conditional(names: list[str], conditional: Any, dataset: Any, options: dict[str, dict[str, Any]],
@@ -89,11 +84,19 @@ def check_conditional(names: list[str], conditional: Any, dataset: Any, options:
 
 def conditional_defaults(conditional: Any, dataset: Any, options: dict[str, dict[str, Any]]) -> list[str]:
     """The conditional metrics that join the defaults: for a conditional generator on labelled images
-    with its class count (conditional accuracy only where a classifier is at hand)."""
-    if conditional is None or dataset.kind != "images" or dataset.train_labels is None:
+    (conditional accuracy only where a classifier is at hand).
+
+    Raises:
+        GanevalError: the generator's class count differs from the labelled data's (a wrong
+            ``--num-classes`` or ``--data``, most likely).
+    """
+    if conditional is None or dataset.kind != "images" or dataset.train_labels is None or dataset.n_classes is None:
         return []
-    if dataset.n_classes is None or int(dataset.n_classes) != int(conditional.num_classes):
-        return []
+    k, kd = int(conditional.num_classes), int(dataset.n_classes)
+    if k != kd:
+        raise GanevalError(f"the generator has {k} classes but {dataset.name!r} has {kd}: pass the --num-classes "
+                           "it was trained with and the data it was trained on (--data), or name --metrics without "
+                           "intra_fid / conditional_accuracy to score it unconditionally.")
     out = ["intra_fid"]
     if options.get("conditional_accuracy", {}).get("classifier") or _digit_classifier(dataset) is not None:
         out.append("conditional_accuracy")
