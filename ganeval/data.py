@@ -84,8 +84,13 @@ class Dataset:
         return int(math.prod(self.sample_shape))
 
     def split(self, name: str) -> torch.Tensor:
+        """Rows of ``train``, ``val``, ``test``, or of ``train+val`` / ``all`` (concatenated in that
+        order: CIFAR-10's ``train+val`` is its 50,000 training images, the FID protocol's reference)."""
+        if name in ("train+val", "all"):
+            parts = ("train", "val") if name == "train+val" else ("train", "val", "test")
+            return torch.cat([getattr(self, p) for p in parts])
         if name not in ("train", "val", "test"):
-            raise GanevalError(f"Unknown split {name!r}: use train, val or test.")
+            raise GanevalError(f"Unknown split {name!r}: use train, val, test, train+val or all.")
         return getattr(self, name)
 
     def labels(self, name: str) -> torch.Tensor | None:

@@ -304,23 +304,60 @@ class FeatureStats:
         return cls().update(features_matrix(features, name))
 
 
-def save_stats(path: str | os.PathLike[str], mu: Any, sigma: Any) -> None:
+def save_stats(path: str | os.PathLike[str], mu: Any, sigma: Any, *, provenance: dict[str, Any] | None = None) -> None:
     """Write statistics as an ``.npz`` with keys ``mu`` and ``sigma`` (pytorch-fid's format).
+
+    ``provenance`` (features, layer, resize mode, weights sha256, data, N, ...) goes in one extra
+    key, ``ganeval``, a JSON string that pytorch-fid and clean-fid ignore. The file is written to
+    a temporary name and renamed, so a failure leaves nothing half-written.
 
     Raises:
         GanevalError: shapes that do not fit, or the file cannot be written.
     """
+    import json
+    import tempfile
+
     m = _vector(mu, "mu")
     s = _covariance(sigma, "sigma", m.shape[0])
+    extra = {} if provenance is None else {"ganeval": np.array(json.dumps(provenance, sort_keys=True, default=str))}
+    target = os.path.abspath(os.fspath(path))
+    tmp = None
     try:
-        with open(path, "wb") as fh:
-            np.savez(fh, mu=m, sigma=s)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, mu=m, sigma=s, **extra)
+        os.replace(tmp, target)
     except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         raise GanevalError(f"Cannot write statistics to {path}: {exc}.") from exc
 
 
+def stats_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The provenance :func:`save_stats` recorded in a statistics file (None for other tools' files).
+
+    Raises:
+        GanevalError: the file cannot be read, or its ``ganeval`` entry is not JSON.
+    """
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "ganeval" not in z.keys():
+                return None
+            text = str(z["ganeval"])
+    except (OSError, ValueError) as exc:
+        raise GanevalError(f"{path}: cannot read statistics ({exc}); expected an .npz with 'mu' and 'sigma'.") from exc
+    try:
+        out = json.loads(text)
+    except ValueError as exc:
+        raise GanevalError(f"{path}: its 'ganeval' entry is not the JSON ganeval writes ({exc}).") from exc
+    return out if isinstance(out, dict) else None
+
+
 def load_stats(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``mu`` and ``sigma`` from an ``.npz`` (ours or pytorch-fid's ``--save-stats`` output).
+    """Read ``mu`` and ``sigma`` from an ``.npz``: ours, pytorch-fid's ``--save-stats`` output, or
+    clean-fid's statistics files (``np.savez_compressed(mu=, sigma=)``).
 
     Raises:
         GanevalError: the file is missing, unreadable, or lacks ``mu``/``sigma``.

@@ -1,3 +1,3 @@
 """Metric adapters for :func:`ganeval.evaluate`: importing this package registers them all."""
 
-from . import basic, conditional, coverage, frechet, likelihood  # noqa: F401
+from . import basic, conditional, coverage, frechet, images, likelihood  # noqa: F401
