@@ -170,3 +170,68 @@ def test_plan_recovers_the_one_over_n_variance_law():
     assert res.n_resolve == pytest.approx(res.fit.a / ((0.1 / z) ** 2 - res.fit.b), rel=1e-9)
     assert 1000 < res.n_resolve < 3000  # 4 (1.96 / 0.1)^2 = 1537 for b = 0
     assert "N to resolve 0.1" in res.text() and "A" in res.bias
+
+
+def _toy_checkpoints(tmp_path):
+    from ganeval.toy import mixture_generator
+
+    paths = {}
+    for name, modes in (("healthy", None), ("collapsed", [0, 1])):
+        p = tmp_path / f"{name}.pt"
+        ganeval.save_generator(p, mixture_generator("ring8", modes), factory="ganeval.toy:mixture_generator",
+                               factory_kwargs={"data": "ring8", "modes": modes}, latent_dim=3, data="ring8")
+        paths[name] = str(p)
+    return paths
+
+
+def test_cli_compare_plan_and_errors(tmp_path, capsys):
+    from ganeval.cli import main
+
+    p = _toy_checkpoints(tmp_path)
+    csv = tmp_path / "cmp.csv"
+    rc = main(["compare", p["collapsed"], p["healthy"], "--data", "ring8", "--metrics", "fid,mode_coverage",
+               "--n-samples", "400", "--bootstrap", "100", "--device", "cpu", "--csv", str(csv)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "P(best)" in out and "healthy.pt - collapsed.pt" in out
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    assert set(df["kind"]) == {"model", "pair"}
+    fig = tmp_path / "plan.png"
+    rc = main(["plan", p["collapsed"], p["healthy"], "--data", "ring8", "--delta", "0.05", "--ns", "100,200,400",
+               "--bootstrap", "60", "--device", "cpu", "--figure", str(fig)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "N to resolve 0.05" in out and fig.read_bytes()[:4] == b"\x89PNG"
+    assert main(["compare", p["healthy"], str(tmp_path / "missing.pt"), "--data", "ring8"]) == 2
+    assert "missing.pt" in capsys.readouterr().err
+    assert main(["compare", p["healthy"], "--data", "ring8", "--n-samples", "50"]) == 2
+    assert main(["plan", p["healthy"], "--data", "ring8", "--delta", "-1"]) == 2
+
+
+def test_sensitivity_flags_known_changes(tmp_path):
+    from ganeval.paired.sensitivity import sensitivity
+
+    # Four well separated clusters in 2-D, labelled: every change has a known answer.
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 4.0]])
+
+    def split(n):
+        y = torch.randint(4, (n,), generator=g)
+        return (centres[y] + 0.5 * torch.randn(n, 2, generator=g)).numpy(), y.numpy()
+
+    arrays = {}
+    for name, n in (("train", 2000), ("val", 400), ("test", 400)):
+        arrays[name], arrays[f"{name}_labels"] = split(n)
+    path = tmp_path / "clusters.npz"
+    np.savez(path, **arrays)
+    res = sensitivity(str(path), metrics=["fid", "prdc"], n_samples=300, n_bootstrap=100, device="cpu",
+                      strengths={"drop": (1, 2), "noise": (0.1, 1.0), "copies": (1.0,), "shrink": (0.5,)})
+    rows = {(r["metric"], r["change"]): r for r in res.rows()}
+    assert rows[("fid", "noise")]["right_way"] is True and rows[("fid", "noise")]["strength"] <= 1.0
+    assert rows[("fid", "drop")]["right_way"] is True
+    assert rows[("prdc.coverage", "drop")]["right_way"] is True
+    assert rows[("prdc.recall", "shrink")]["right_way"] is True
+    # copies of training rows look at least as good as held-out data to FID against the training split
+    assert rows[("fid", "copies")]["right_way"] is not True
+    md = res.markdown()
+    assert md.startswith("| metric |") and "fid" in md

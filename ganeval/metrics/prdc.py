@@ -67,7 +67,8 @@ def prdc(real: Any, fake: Any, *, k: int = 5, memory_budget: int | None = None,
         :class:`PRDCResult` (same numbers as ``prdc.compute_prdc(real, fake, k)``).
 
     Raises:
-        GanevalError: fewer than k + 1 rows in either set, NaN/Inf, different dimensions, bad ``k``.
+        GanevalError: fewer than k + 1 rows in either set (k = N - 1 is the largest k that works),
+            NaN/Inf, different dimensions, bad ``k``.
     """
     pts = prdc_points(real, fake, k=k, memory_budget=memory_budget, device=device)
     return PRDCResult(
@@ -88,27 +89,42 @@ class PRDCPoints:
         in_fake: (N,) int64, per real point: generated balls holding it (recall).
         covered: (N,) bool, per real point: a generated point inside its ball (coverage).
         k: neighbours defining the balls.
+        real_radii: (N,) float64 k-NN radius of each real point.
     """
 
     in_real: torch.Tensor
     in_fake: torch.Tensor
     covered: torch.Tensor
     k: int
+    real_radii: torch.Tensor
 
 
 def prdc_points(real: Any, fake: Any, *, k: int = 5, memory_budget: int | None = None,
-                device: str | torch.device | None = "cpu") -> PRDCPoints:
-    """Per-point ball counts behind :func:`prdc` (same arguments and errors)."""
+                device: str | torch.device | None = "cpu", real_radii: torch.Tensor | None = None) -> PRDCPoints:
+    """Per-point ball counts behind :func:`prdc` (same arguments and errors).
+
+    ``real_radii`` (N,): the real points' k-NN radii from an earlier call (:attr:`PRDCPoints.real_radii`),
+    so that several generated sets scored against one real set find its neighbours once.
+    """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise GanevalError(f"`k` must be an integer >= 1, got {k!r}.")
     k = int(k)
-    r = features_matrix(real, "real", min_rows=k + 1)
-    f = features_matrix(fake, "fake", min_rows=k + 1)
+    r = features_matrix(real, "real", min_rows=2)
+    f = features_matrix(fake, "fake", min_rows=2)
+    for name, x in (("real", r), ("fake", f)):
+        # Each ball's radius is the distance to the k-th nearest *other* point of the same set, so
+        # a set needs k + 1 rows; k = N - 1 is the largest that works (the ball then reaches the
+        # farthest point; the prdc package itself fails there, its partition index being out of range).
+        if x.shape[0] <= k:
+            raise GanevalError(f"`k` ({k}) needs at least k + 1 = {k + 1} rows in `{name}`, which has {x.shape[0]}: "
+                               f"a ball's radius is the distance to the k-th nearest other point; pass "
+                               f"k <= {x.shape[0] - 1} or more rows.")
     same_dim(r, f, "real", "fake")
     kw: dict[str, Any] = {"memory_budget": memory_budget, "device": device}
-    real_radii = kernels.knn(r, r, k, exclude_self=True, **kw)[0][:, -1].double()
+    if real_radii is None:
+        real_radii = kernels.knn(r, r, k, exclude_self=True, **kw)[0][:, -1].double()
     fake_radii = kernels.knn(f, f, k, exclude_self=True, **kw)[0][:, -1].double()
     in_real = kernels.count_within(f, r, real_radii, strict=True, **kw)  # per fake: real balls holding it
     in_fake = kernels.count_within(r, f, fake_radii, strict=True, **kw)  # per real: fake balls holding it
     nearest_fake = kernels.knn(r, f, 1, **kw)[0][:, 0].double()
-    return PRDCPoints(in_real=in_real, in_fake=in_fake, covered=nearest_fake < real_radii, k=k)
+    return PRDCPoints(in_real=in_real, in_fake=in_fake, covered=nearest_fake < real_radii, k=k, real_radii=real_radii)

@@ -253,7 +253,8 @@ def compare_samples(samples: Mapping[str, torch.Tensor], dataset: Dataset, *, me
         point = st.point()
         for j, (fld, direc) in enumerate(zip(st.fields, st.directions)):
             direc = direction_of(f"{st.name}.{fld}") or direc  # the registry's word where it has one
-            summaries.append(summarise(st.name, fld, direc, point[:, j], reps[st.name][:, :, j], confidence))
+            summaries.append(summarise(st.name, fld, direc, point[:, j], reps[st.name][:, :, j], confidence,
+                                       st.bounds[j]))
     return Comparison(models=list(samples), summaries=summaries, replicates=reps,
                       n_samples=int(next(iter(samples.values())).shape[0]), n_bootstrap=int(n_bootstrap),
                       confidence=float(confidence),                      seed=int(seed), data=dataset.name, paired_latents=paired_latents, not_paired=not_paired,

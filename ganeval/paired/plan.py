@@ -22,6 +22,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -60,8 +61,6 @@ def fit_spread(ns: Any, spreads: Any) -> SpreadFit:
     Raises:
         GanevalError: fewer than two distinct N, or non-positive spreads.
     """
-    from scipy.optimize import nnls
-
     n = np.asarray(ns, dtype=np.float64)
     s = np.asarray(spreads, dtype=np.float64)
     if len(np.unique(n)) < 2 or n.shape != s.shape:
@@ -69,8 +68,15 @@ def fit_spread(ns: Any, spreads: Any) -> SpreadFit:
     if not (np.isfinite(s).all() and (s > 0).all()):
         raise GanevalError(f"Pilot spreads must be positive and finite, got {list(spreads)}; the models may be "
                            "identical, or the metric constant at these N.")
-    v = s ** 2
-    coef, _ = nnls(np.stack([1.0 / n, np.ones_like(n)], 1) / v[:, None], np.ones_like(n))
+    # Relative least squares, (a/N + b) / s^2 ~ 1, with a, b >= 0: the unconstrained solution, or
+    # the better of the two one-term fits when it leaves the quadrant.
+    x = np.stack([1.0 / n, np.ones_like(n)], 1) / (s ** 2)[:, None]
+    y = np.ones_like(n)
+    coef = np.linalg.lstsq(x, y, rcond=None)[0]
+    if (coef < 0).any():
+        cands = [np.array([max(float(x[:, 0] @ y / (x[:, 0] @ x[:, 0])), 0.0), 0.0]),
+                 np.array([0.0, max(float(x[:, 1] @ y / (x[:, 1] @ x[:, 1])), 0.0)])]
+        coef = min(cands, key=lambda c: float(((x @ c - y) ** 2).sum()))
     alpha = float(np.polyfit(np.log(n), np.log(s), 1)[0])
     return SpreadFit(float(coef[0]), float(coef[1]), alpha, tuple(int(x) for x in n), tuple(float(x) for x in s))
 
@@ -129,9 +135,6 @@ class Plan:
     def figure(self) -> Any:
         """A matplotlib Figure: pilot spreads, the fitted law, the target and the N needed (log-log)."""
         from matplotlib.figure import Figure
-
-        from scipy.stats import norm
-
         fig = Figure(figsize=(6, 4), layout="tight")
         ax = fig.add_subplot()
         ns = np.asarray(self.fit.ns, dtype=np.float64)
@@ -140,7 +143,7 @@ class Plan:
         grid = np.geomspace(ns.min() * 0.8, hi, 200)
         ax.loglog(ns, self.fit.spreads, "o", label="pilot bootstrap spread")
         ax.loglog(grid, self.fit.spread(grid), "-", label=f"fit: {self.fit.a:.3g}/N + {self.fit.b:.3g}")
-        z = norm.ppf(1 - (1 - self.confidence) / 2)
+        z = NormalDist().inv_cdf(1 - (1 - self.confidence) / 2)
         ax.axhline(self.delta / z, color="gray", ls="--", label=f"delta / z = {self.delta / z:.3g}")
         if math.isfinite(self.n_resolve):
             ax.axvline(self.n_resolve, color="tab:red", ls=":", label=f"N to resolve = {math.ceil(self.n_resolve):,}")
@@ -196,8 +199,6 @@ def plan(models: Any, data: str | Path | Dataset, *, metric: str = "fid", field:
     Raises:
         GanevalError: not one or two models, a metric that cannot be paired, bad delta or sizes.
     """
-    from scipy.stats import norm
-
     if not (isinstance(delta, (int, float)) and delta > 0 and math.isfinite(delta)):
         raise GanevalError(f"--delta must be a positive number, got {delta!r}.")
     if not 0 < power < 1 or not 0 < confidence < 1:
@@ -234,8 +235,8 @@ def plan(models: Any, data: str | Path | Dataset, *, metric: str = "fid", field:
         spreads.append(float((reps[:, 1] - reps[:, 0]).std(ddof=1) if len(gens) == 2 else reps[:, 0].std(ddof=1)))
         notes += st_notes
     fit = fit_spread(sizes, spreads)
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
-    zp = float(norm.ppf(power))
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    zp = NormalDist().inv_cdf(power)
     res = Plan(list(gens), metric, str(fld), float(delta), float(confidence), float(power), fit, values,
                fit.n_for(delta / z), fit.n_for(delta / (z + zp)), notes=list(dict.fromkeys(notes)))
     if metric == "fid" and math.isfinite(res.n_resolve):

@@ -50,13 +50,18 @@ def _ref_split(ctx: Context, metric: str) -> str:
     return ref
 
 
+INF = float("inf")
+
+
 class _Stat:
-    """Common bookkeeping: name, fields, directions, units, notes."""
+    """Common bookkeeping: name, fields, directions, units, notes, and each field's possible range
+    (``bounds``: intervals of a value are clipped to it; a FID interval never reaches below 0)."""
 
     def __init__(self, name: str, fields: tuple[str, ...], directions: tuple[str, ...], units: dict[str, int],
-                 notes: list[str] | None = None) -> None:
+                 notes: list[str] | None = None, bounds: tuple[tuple[float, float], ...] | None = None) -> None:
         self.name, self.fields, self.directions, self.units = name, fields, directions, units
         self.notes = list(notes or [])
+        self.bounds = bounds or ((-INF, INF),) * len(fields)
 
     def point(self) -> np.ndarray:
         return self.replicate({u: np.ones(n, dtype=np.int64) for u, n in self.units.items()})
@@ -69,7 +74,8 @@ class FrechetStat(_Stat):
     """FID of each model with weighted Gaussians (the reference statistics shared per replicate)."""
 
     def __init__(self, real: torch.Tensor, fakes: list[torch.Tensor], ref_unit: str) -> None:
-        super().__init__("fid", ("value",), ("lower",), {ref_unit: int(real.shape[0]), LATENT: int(fakes[0].shape[0])})
+        super().__init__("fid", ("value",), ("lower",), {ref_unit: int(real.shape[0]), LATENT: int(fakes[0].shape[0])},
+                         bounds=((0.0, INF),))
         self.real, self.fakes, self.ref_unit = real, fakes, ref_unit
 
     def replicate(self, counts: dict[str, np.ndarray]) -> np.ndarray:
@@ -120,7 +126,8 @@ class PRDCStat(_Stat):
                  device: torch.device) -> None:
         from ..metrics.prdc import prdc_points
 
-        pts = [prdc_points(real, f, k=k, device=device) for f in fakes]
+        first = prdc_points(real, fakes[0], k=k, device=device)
+        pts = [first] + [prdc_points(real, f, k=k, device=device, real_radii=first.real_radii) for f in fakes[1:]]
         # Integer per-point values: the weighted sums are exact, so equal models tie exactly.
         self.prec = np.stack([(p.in_real > 0).long().numpy() for p in pts])      # (k_models, N_fake)
         self.dens = np.stack([p.in_real.numpy() for p in pts])
@@ -130,7 +137,7 @@ class PRDCStat(_Stat):
         super().__init__("prdc", ("precision", "recall", "density", "coverage"), ("higher",) * 4,
                          {ref_unit: int(real.shape[0]), LATENT: int(fakes[0].shape[0])},
                          ["prdc paired per point (balls fixed from the full sets; the interval is conditional "
-                          "on the other set)"])
+                          "on the other set)"], bounds=((0.0, 1.0), (0.0, 1.0), (0.0, INF), (0.0, 1.0)))
         self.ref_unit = ref_unit
 
     def replicate(self, counts: dict[str, np.ndarray]) -> np.ndarray:
@@ -154,7 +161,8 @@ class HistogramStat(_Stat):
                  hq: np.ndarray | None, covered_field: str) -> None:
         fields = (covered_field, "reverse_kl") + (("hq_fraction",) if hq is not None else ())
         dirs = ("higher", "lower") + (("higher",) if hq is not None else ())
-        super().__init__(name, fields, dirs, {LATENT: int(onehot.shape[1])})
+        bounds = ((0.0, float(onehot.shape[2])), (0.0, INF)) + (((0.0, 1.0),) if hq is not None else ())
+        super().__init__(name, fields, dirs, {LATENT: int(onehot.shape[1])}, bounds=bounds)
         self.onehot, self.ref, self.min_count, self.hq = onehot, reference, min_count, hq  # onehot (models, N, K)
 
     def replicate(self, counts: dict[str, np.ndarray]) -> np.ndarray:
@@ -186,7 +194,8 @@ class InceptionScoreStat(_Stat):
 
     def __init__(self, probs: list[np.ndarray]) -> None:
         super().__init__("inception_score", ("value",), ("higher",), {LATENT: int(probs[0].shape[0])},
-                         ["inception_score paired as one split over all samples (not the usual 10 splits)"])
+                         ["inception_score paired as one split over all samples (not the usual 10 splits)"],
+                         bounds=((1.0, INF),))
         self.p = np.stack(probs).astype(np.float64)  # (models, N, C)
         with np.errstate(divide="ignore"):
             self.logp = np.where(self.p > 0, np.log(self.p), 0.0)
