@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_metrics)
     from .cli_diagnose import add_parser as add_diagnose
     add_diagnose(sub)
+    from .cli_compare import add_parser as add_compare_parsers
+    add_compare_parsers(sub)  # compare, plan, sensitivity
     return parser
 
 
