@@ -135,6 +135,8 @@ def test_conditional_accuracy_known_answer_and_errors() -> None:
     assert r.per_class == (0.75, 0.0, 0.75, None) and r.asked == (4, 2, 4, 0) and r.predicted == (5, 2, 3, 0)
     assert r.missing == (1,) and r.classes_covered == 2 and r.classes_asked == 3 and r.worst_class == 1
     assert r.confusion[0] == (3, 1, 0, 0) and r.confusion[1] == (2, 0, 0, 0) and r.chance == 0.25
+    # Wilson score interval of 6/10 at 95%: (0.3127, 0.8318) (Wilson 1927; e.g. Newcombe 1998, table I)
+    assert (r.ci_low, r.ci_high) == pytest.approx((0.3127, 0.8318), abs=1e-4)
     with pytest.raises(GanevalError, match="outside 0..3"):
         conditional_accuracy(pred, asked + 2, 4)
     with pytest.raises(GanevalError, match="predicted"):
@@ -308,3 +310,27 @@ def test_user_classifier_on_npz_matches_shipped(tmp_path: Path, capsys: pytest.C
     d = json.loads(capsys.readouterr().out)["metrics"]
     assert d["conditional_accuracy"]["per_class"] == pytest.approx(shipped["per_class"])
     assert d["conditional_accuracy"]["classifier"]["path"].endswith("clf.ts") and "intra_fid" in d
+
+
+def test_intra_fid_bootstrap_interval_and_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = load_dataset("digits")
+    held, held_y = _digits_heldout()
+    ext = get_extractor("digits")
+    train_f, held_f = ext(ds.train), ext(held)
+    plain = intra_fid(train_f, ds.train_labels, held_f, held_y)
+    boot = intra_fid(train_f, ds.train_labels, held_f, held_y, bootstrap=20, seed=1)
+    assert boot.per_class == plain.per_class and boot.ci_low < boot.value < boot.ci_high
+    # half-width = z * sqrt(sum of per-class bootstrap variances) / K, each class's std as fid() gives it
+    stds = [fid(train_f[ds.train_labels == c], held_f[held_y == c], bootstrap=20, seed=1 + c).bootstrap_std
+            for c in range(10)]
+    assert boot.ci_high - boot.value == pytest.approx(1.959964 * np.sqrt(np.sum(np.square(stds))) / 10, rel=1e-5)
+    # the gate: a generator that ignores its label regresses on conditional accuracy (exit 1)
+    cond, _, _ = _lookup_files(tmp_path)
+    held_ignore = _script(HeldOutLookup(held, held_y, 10, obey=False), tmp_path / "ignore.ts",
+                          {"num_classes": 10, "label_input": "index"})
+    base = tmp_path / "base.json"
+    common = ["--data", "digits", "--device", "cpu", "--n-samples", "200"]
+    assert main(["baseline", str(cond), "--metric", "conditional_accuracy", *common, "-o", str(base)]) == 0
+    assert main(["gate", str(cond), "--baseline", str(base), *common]) == 0
+    assert main(["gate", str(held_ignore), "--baseline", str(base), *common]) == 1
+    capsys.readouterr()

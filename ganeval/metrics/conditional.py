@@ -57,6 +57,10 @@ class IntraFIDResult(Result):
         worst_class, worst_value: the class with the highest FID, and that FID.
         class_std: standard deviation of the per-class FIDs (spread over classes, not an error bar).
         n_classes: how many classes were scored.
+        ci_low, ci_high: interval at ``confidence`` (None without bootstrap): ``value`` ± z times
+            the standard error of the mean, from each class's bootstrap standard deviation
+            (classes resampled independently; a normal approximation).
+        n_bootstrap: bootstrap replicates per class (0: none).
         reference: the dataset split of the real features; features: the extractor's name.
         notes: round-off clamps reported by the per-class FIDs.
     """
@@ -70,13 +74,17 @@ class IntraFIDResult(Result):
     per_class: tuple[float, ...]
     n_fake: tuple[int, ...]
     n_real: tuple[int, ...]
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float = 0.95
+    n_bootstrap: int = 0
     reference: str = ""
     features: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def intra_fid(real_features: Any, real_labels: Any, fake_features: Any, fake_labels: Any, *,
-              classes: Any = None) -> IntraFIDResult:
+              classes: Any = None, bootstrap: int = 0, confidence: float = 0.95, seed: int = 0) -> IntraFIDResult:
     """Mean over classes of FID(real features of class c, fake features asked for class c).
 
     Args:
@@ -85,6 +93,9 @@ def intra_fid(real_features: Any, real_labels: Any, fake_features: Any, fake_lab
         fake_features: (N_fake, D) features of generated samples.
         fake_labels: (N_fake,) int class each sample was asked for.
         classes: the classes to average over (default: every class among ``fake_labels``).
+        bootstrap: replicates per class for an interval (0: none; costs K x bootstrap FIDs).
+        confidence: level of the interval.
+        seed: seed of the resampling (class ``c`` uses ``seed + c``).
 
     Returns:
         :class:`IntraFIDResult`.
@@ -102,24 +113,36 @@ def intra_fid(real_features: Any, real_labels: Any, fake_features: Any, fake_lab
     cls = sorted({int(c) for c in (torch.unique(fy).tolist() if classes is None else classes)})
     if not cls:
         raise GanevalError("intra_fid: no classes to score (`fake_labels` is empty).")
-    values, n_f, n_r, notes = [], [], [], []
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise GanevalError(f"`bootstrap` must be an integer >= 0, got {bootstrap!r}.")
+    if not 0 < confidence < 1:
+        raise GanevalError(f"`confidence` must be in (0, 1), got {confidence!r}.")
+    values, n_f, n_r, notes, stds = [], [], [], [], []
     for c in cls:
         r, f = real[ry == c], fake[fy == c]
         if r.shape[0] < 2 or f.shape[0] < 2:
             raise GanevalError(f"intra_fid: class {c} has {r.shape[0]} real and {f.shape[0]} generated rows; each "
                                "class needs at least 2 of both (more samples with --n-samples, or labelled data "
                                "with every class the generator is asked for).")
-        res = fid(r, f, bootstrap=0)
+        res = fid(r, f, bootstrap=int(bootstrap), confidence=confidence, seed=int(seed) + c)
+        stds.append(res.bootstrap_std or 0.0)
         values.append(res.value)
         n_f.append(res.n_fake)
         n_r.append(res.n_real)
         notes.extend(f"class {c}: {n}" for n in res.notes)
     arr = np.asarray(values)
     worst = int(arr.argmax())
+    lo = hi = None
+    if bootstrap:
+        from scipy.stats import norm
+
+        half = float(norm.ppf(0.5 + confidence / 2)) * float(np.sqrt(np.sum(np.square(stds)))) / len(cls)
+        lo, hi = max(float(arr.mean()) - half, 0.0), float(arr.mean()) + half
     return IntraFIDResult(value=float(arr.mean()), worst_value=float(arr[worst]), worst_class=cls[worst],
                           class_std=float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, n_classes=len(cls),
                           classes=tuple(cls), per_class=tuple(float(v) for v in arr), n_fake=tuple(n_f),
-                          n_real=tuple(n_r), notes=tuple(notes))
+                          n_real=tuple(n_r), ci_low=lo, ci_high=hi, confidence=float(confidence),
+                          n_bootstrap=int(bootstrap), notes=tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -127,7 +150,8 @@ class ConditionalAccuracy(Result):
     """How often a classifier reads the class a sample was asked for.
 
     Attributes:
-        value: overall accuracy (correct / samples); ``stderr`` its binomial standard error.
+        value: overall accuracy (correct / samples); ``stderr`` its binomial standard error;
+            ``ci_low`` / ``ci_high`` its Wilson score interval at ``confidence``.
         chance: 1 / K, the accuracy of a generator that ignores its label (with balanced labels).
         classes_covered: asked classes with at least ``min_count`` samples read as that class.
         classes_asked: classes the samples were asked for.
@@ -144,6 +168,9 @@ class ConditionalAccuracy(Result):
 
     value: float
     stderr: float
+    ci_low: float
+    ci_high: float
+    confidence: float
     chance: float
     classes_covered: int
     classes_asked: int
@@ -160,7 +187,8 @@ class ConditionalAccuracy(Result):
     classifier: dict[str, Any] = field(default_factory=dict)
 
 
-def conditional_accuracy(predicted: Any, asked: Any, num_classes: int, *, min_count: int = 1) -> ConditionalAccuracy:
+def conditional_accuracy(predicted: Any, asked: Any, num_classes: int, *, min_count: int = 1,
+                         confidence: float = 0.95) -> ConditionalAccuracy:
     """Accuracy of the asked-for classes as a classifier reads them, overall and per class.
 
     Args:
@@ -168,6 +196,7 @@ def conditional_accuracy(predicted: Any, asked: Any, num_classes: int, *, min_co
         asked: (N,) int class each sample was asked for.
         num_classes: K (labels are 0 .. K-1).
         min_count: a class is covered when at least this many of its samples are read as it.
+        confidence: level of the Wilson interval of the overall accuracy.
 
     Returns:
         :class:`ConditionalAccuracy`.
@@ -179,6 +208,8 @@ def conditional_accuracy(predicted: Any, asked: Any, num_classes: int, *, min_co
         raise GanevalError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
     if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
         raise GanevalError(f"`min_count` must be an integer >= 1, got {min_count!r}.")
+    if not 0 < confidence < 1:
+        raise GanevalError(f"`confidence` must be in (0, 1), got {confidence!r}.")
     k = int(num_classes)
     a = _labels(asked, "asked", None)
     p = _labels(predicted, "predicted", a.shape[0])
@@ -200,12 +231,24 @@ def conditional_accuracy(predicted: Any, asked: Any, num_classes: int, *, min_co
     if k <= CONFUSION_MAX_CLASSES:
         m = torch.bincount(a * k + p, minlength=k * k).reshape(k, k)
         conf = tuple(tuple(int(v) for v in row) for row in m.tolist())
+    lo, hi = _wilson(acc, n, confidence)
     return ConditionalAccuracy(
-        value=acc, stderr=math.sqrt(acc * (1 - acc) / n), chance=1.0 / k,
+        value=acc, stderr=math.sqrt(acc * (1 - acc) / n), ci_low=lo, ci_high=hi, confidence=float(confidence),
+        chance=1.0 / k,
         classes_covered=len(asked_cls) - len(missing), classes_asked=len(asked_cls), worst_class=int(worst),
         worst_accuracy=float(per[worst] or 0.0), num_classes=k, n_samples=n, min_count=int(min_count),
         per_class=tuple(per), asked=tuple(int(v) for v in asked_n.tolist()),
         predicted=tuple(int(v) for v in torch.bincount(p, minlength=k).tolist()), missing=missing, confusion=conf)
+
+
+def _wilson(p: float, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (stays inside [0, 1], sensible at p = 0 or 1)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 __all__ = ["ConditionalAccuracy", "IntraFIDResult", "conditional_accuracy", "intra_fid"]

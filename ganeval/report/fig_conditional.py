@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .figures import FigureList, register_figure
-from .plots import image_grid, plt, show_grid
+from .plots import image_grid, show_grid, subplots
 
 GRID_CLASSES = 20  # rows of the per-class sample grid
 GRID_PER_CLASS = 10
@@ -47,7 +47,7 @@ def _label_grid(ev: Any) -> FigureList:
         pick = x[y == c][:GRID_PER_CLASS]
         pad = torch.ones(GRID_PER_CLASS - pick.shape[0], *x.shape[1:])  # blank cells for short classes
         rows.append(torch.cat([pick.float(), pad]))
-    fig, ax = plt.subplots(figsize=(6, max(2.0, 0.6 * len(classes) + 1)), layout="tight")
+    fig, ax = subplots(figsize=(6, max(2.0, 0.6 * len(classes) + 1)), layout="tight")
     show_grid(ax, image_grid(torch.cat(rows), ncols=GRID_PER_CLASS))
     ax.set_title("samples by asked class (one row per class)", fontsize=10)
     more = f" (the first {GRID_CLASSES} of {len(torch.unique(y))} classes)" if len(torch.unique(y)) > GRID_CLASSES else ""
@@ -65,7 +65,7 @@ def accuracy_figures(ev: Any) -> FigureList:
     head = (f"accuracy {m['value']:.3f} ± {m['stderr']:.3f} (chance {m['chance']:.3g}), "
             f"{m['classes_covered']}/{m['classes_asked']} classes produced")
     if k <= BAR_MAX_CLASSES:
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * k + 2), 3.5), layout="tight")
+        fig, ax = subplots(figsize=(max(5.0, 0.4 * k + 2), 3.5), layout="tight")
         idx = np.arange(k)
         missed = np.zeros(k, bool)
         missed[list(m["missing"])] = True
@@ -76,9 +76,9 @@ def accuracy_figures(ev: Any) -> FigureList:
         ax.set_ylim(0, 1.05)
         ax.set_xlabel("asked class")
         ax.set_ylabel("read as asked")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="center right")
     else:
-        fig, ax = plt.subplots(figsize=(11, 2.8), layout="tight")
+        fig, ax = subplots(figsize=(11, 2.8), layout="tight")
         _class_map(ax, per, "read as asked", fig, vmin=0, vmax=1)
     ax.set_title(head, fontsize=10)
     who = (m.get("classifier") or {}).get("path") or (m.get("classifier") or {}).get("name") or "the classifier"
@@ -89,7 +89,7 @@ def accuracy_figures(ev: Any) -> FigureList:
     if conf is not None and k <= CONFUSION_MAX:
         c = np.asarray(conf, dtype=float)
         rows = c / np.maximum(c.sum(1, keepdims=True), 1)
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * k + 2), max(3.5, 0.35 * k + 1.5)), layout="tight")
+        fig, ax = subplots(figsize=(max(4.0, 0.35 * k + 2), max(3.5, 0.35 * k + 1.5)), layout="tight")
         im = ax.imshow(rows, vmin=0, vmax=1, cmap="Blues", interpolation="nearest")
         fig.colorbar(im, ax=ax, label="share of the asked class's samples")
         ax.set_xlabel("read as")
@@ -109,7 +109,7 @@ def intra_fid_figures(ev: Any) -> FigureList:
     vals, classes = np.asarray(m["per_class"], dtype=float), list(m["classes"])
     overall = ev.metric_dict("fid").get("value") if "fid" in ev.metrics else None
     if len(classes) <= BAR_MAX_CLASSES:
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * len(classes) + 2), 3.5), layout="tight")
+        fig, ax = subplots(figsize=(max(5.0, 0.4 * len(classes) + 2), 3.5), layout="tight")
         idx = np.arange(len(classes))
         ax.bar(idx, vals, color="tab:purple")
         ax.axhline(m["value"], color="k", lw=1, label=f"intra-FID (mean) {m['value']:.4g}")
@@ -122,7 +122,7 @@ def intra_fid_figures(ev: Any) -> FigureList:
         ax.set_ylabel("FID of the class")
         ax.legend(fontsize=8)
     else:
-        fig, ax = plt.subplots(figsize=(11, 2.8), layout="tight")
+        fig, ax = subplots(figsize=(11, 2.8), layout="tight")
         full = np.full(max(classes) + 1, np.nan)
         full[classes] = vals
         _class_map(ax, full, "FID of the class", fig)

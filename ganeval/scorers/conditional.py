@@ -109,7 +109,9 @@ def conditional_defaults(conditional: Any, dataset: Any, options: dict[str, dict
                 "(Miyato & Koyama 2018); conditional generators",
     directions={"value": "lower", "worst_value": "lower"}, headline=("value", "worst_value"),
     options={"reference": OptionSpec(str, "train", "real split the per-class statistics come from",
-                                     choices=("train", "val", "test"))},
+                                     choices=("train", "val", "test")),
+             "bootstrap": OptionSpec(int, 0, "bootstrap replicates per class for an interval (0: none)"),
+             "confidence": OptionSpec(float, 0.95, "level of the interval")},
     citation="Miyato & Koyama, cGANs with Projection Discriminator, ICLR 2018")
 def _intra_fid(ctx: Context) -> IntraFIDResult:
     y = _sample_labels(ctx, "intra_fid")
@@ -120,7 +122,9 @@ def _intra_fid(ctx: Context) -> IntraFIDResult:
     if real_y is None:
         raise GanevalError(f"intra_fid needs labelled reference data, and {ctx.dataset.name!r} has no {ref} labels: "
                            f"use {LABELLED}.")
-    res = intra_fid(ctx.features_of(ref), real_y, ctx.features_of("fake"), y)
+    res = intra_fid(ctx.features_of(ref), real_y, ctx.features_of("fake"), y,
+                    bootstrap=int(ctx.option("intra_fid", "bootstrap", 0) or 0),
+                    confidence=float(ctx.option("intra_fid", "confidence", 0.95)), seed=ctx.seed)
     return dataclasses.replace(res, reference=ref, features=ctx.feature_name)
 
 
@@ -160,7 +164,8 @@ def _predict(ctx: Context, bs: int) -> tuple[torch.Tensor, int, dict[str, Any]]:
     options={"classifier": OptionSpec(str, None, "TorchScript classifier (images -> logits); default the shipped "
                                                  "digits / MNIST CNN"),
              "min_count": OptionSpec(int, 1, "samples read as their class for the class to count as covered"),
-             "batch_size": OptionSpec(int, 512, "rows per classifier pass")},
+             "batch_size": OptionSpec(int, 512, "rows per classifier pass"),
+             "confidence": OptionSpec(float, 0.95, "level of the Wilson interval of the accuracy")},
     citation="Odena, Olah & Shlens, Conditional Image Synthesis with Auxiliary Classifier GANs, ICML 2017")
 def _conditional_accuracy(ctx: Context) -> ConditionalAccuracy:
     y = _sample_labels(ctx, "conditional_accuracy")
@@ -169,5 +174,6 @@ def _conditional_accuracy(ctx: Context) -> ConditionalAccuracy:
         raise GanevalError(f"conditional_accuracy: samples were asked for class {int(y.max())}, but the classifier "
                            f"({prov.get('path') or prov.get('name')}) knows {k} classes; pass a classifier of the "
                            "generator's classes with --classifier.")
-    res = conditional_accuracy(pred, y, k, min_count=int(ctx.option("conditional_accuracy", "min_count", 1)))
+    res = conditional_accuracy(pred, y, k, min_count=int(ctx.option("conditional_accuracy", "min_count", 1)),
+                               confidence=float(ctx.option("conditional_accuracy", "confidence", 0.95)))
     return dataclasses.replace(res, classifier=prov)
