@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -134,9 +135,7 @@ def intra_fid(real_features: Any, real_labels: Any, fake_features: Any, fake_lab
     worst = int(arr.argmax())
     lo = hi = None
     if bootstrap:
-        from scipy.stats import norm
-
-        half = float(norm.ppf(0.5 + confidence / 2)) * float(np.sqrt(np.sum(np.square(stds)))) / len(cls)
+        half = NormalDist().inv_cdf(0.5 + confidence / 2) * float(np.sqrt(np.sum(np.square(stds)))) / len(cls)
         lo, hi = max(float(arr.mean()) - half, 0.0), float(arr.mean()) + half
     return IntraFIDResult(value=float(arr.mean()), worst_value=float(arr[worst]), worst_class=cls[worst],
                           class_std=float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, n_classes=len(cls),
@@ -243,9 +242,7 @@ def conditional_accuracy(predicted: Any, asked: Any, num_classes: int, *, min_co
 
 def _wilson(p: float, n: int, confidence: float) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion (stays inside [0, 1], sensible at p = 0 or 1)."""
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
