@@ -133,15 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_diagnose(sub)
     from .cli_compare import add_parser as add_compare_parsers
     add_compare_parsers(sub)  # compare, plan, sensitivity
+    from .cli_checkpoints import add_parser as add_checkpoint_parsers
+    add_checkpoint_parsers(sub)  # wrap, inspect
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ganeval`` console script."""
+    from .cli_checkpoints import join_range_values, warnings_to_stderr
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_range_values(sys.argv[1:] if argv is None else list(argv)))
     try:
-        return int(args.handler(args))
+        with warnings_to_stderr():
+            return int(args.handler(args))
     except GanevalError as exc:
         print(f"ganeval: error: {exc}", file=sys.stderr)
         return 2

@@ -97,7 +97,9 @@ def _provenance(ev: Evaluation) -> str:
     if wall is not None:
         bits.append(f"{fmt(wall)} s")
     full = _e(json.dumps(jsonable(p), indent=2))
-    return (f"<p class='meta'>{' · '.join(bits)}</p>"
+    # Loading and range notes (an output-range mismatch, where the weights came from) beside the numbers.
+    noted = "".join(f"<p class='caveats'>{_e(n)}</p>" for n in (p.get("notes") or []))
+    return (f"{noted}<p class='meta'>{' · '.join(bits)}</p>"
             f"<details><summary>provenance</summary><pre>{full}</pre></details>")
 
 
