@@ -24,7 +24,7 @@ def _baseline(args: argparse.Namespace) -> int:
 
     b = make_baseline(args.checkpoint, args.data, metric=args.metric or "fid", seed=args.seed,
                       n_samples=args.n_samples, features=args.features, bootstrap=args.bootstrap,
-                      confidence=args.confidence, **load_kwargs(args))
+                      confidence=args.confidence, keep_checkpoint=args.keep_checkpoint, **load_kwargs(args))
     save_baseline(b, args.output)
     print(headline_baseline(b))
     print(f"baseline written to {args.output}", file=sys.stderr)
@@ -57,6 +57,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="baseline JSON to write")
     p.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates for the interval (default 200)")
     p.add_argument("--confidence", type=float, default=None, help="interval level (default 0.99)")
+    p.add_argument("--keep-checkpoint", action="store_true", help="record the checkpoint's path: while it stays "
+                   "readable the gate runs a paired test against it (same latents and reference rows)")
     p.set_defaults(handler=_baseline)
 
     p = subparsers.add_parser("gate", help="fail (exit 1) when a checkpoint's FID regressed beyond the baseline's "

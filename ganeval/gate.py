@@ -90,13 +90,14 @@ class Baseline:
     source: str
     sha256: str | None
     evaluation: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None  # kept (`--keep-checkpoint`): the gate then runs a paired test against it
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": BASELINE_SCHEMA, "metric": self.metric, "data": self.data,
                 "value": self.interval.value, "ci_low": self.interval.low, "ci_high": self.interval.high,
                 "features": self.features, "n_samples": self.n_samples, "seed": self.seed,
                 "options": self.options, "source": self.source, "sha256": self.sha256,
-                "evaluation": self.evaluation}
+                "evaluation": self.evaluation, "checkpoint": self.checkpoint}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "baseline") -> "Baseline":
@@ -122,8 +123,9 @@ class Baseline:
         except (KeyError, TypeError, ValueError) as exc:
             raise GanevalError(f"{where}: malformed baseline ({exc.__class__.__name__}: {exc}); "
                                "re-create it with `ganeval baseline`.") from exc
+        kept = d.get("checkpoint")
         return cls(metric, data, interval, feats, n, seed, options, str(d.get("source")), d.get("sha256"),
-                   d.get("evaluation") or {})
+                   d.get("evaluation") or {}, str(kept) if kept else None)
 
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
@@ -181,8 +183,12 @@ def _check_metric(metric: str) -> None:
 
 def make_baseline(checkpoint: Any, data: Any, *, metric: str = "fid", seed: int = 0, n_samples: int | None = None,
                   features: str | None = None, bootstrap: int | None = None, confidence: float | None = None,
-                  options: dict[str, Any] | None = None, **kwargs: Any) -> Baseline:
+                  options: dict[str, Any] | None = None, keep_checkpoint: bool = False, **kwargs: Any) -> Baseline:
     """Evaluate ``metric`` of ``checkpoint`` with its interval and return the baseline.
+
+    ``keep_checkpoint=True`` records the checkpoint's absolute path: while that file is readable
+    (and its sha256 unchanged) the gate scores baseline and candidate side by side with a paired
+    test (:mod:`ganeval.paired.gate`) instead of comparing two intervals.
 
     Args:
         checkpoint: path or :class:`~ganeval.Generator`.
@@ -207,7 +213,14 @@ def make_baseline(checkpoint: Any, data: Any, *, metric: str = "fid", seed: int 
     return Baseline(metric=metric, data=ev.data, interval=Interval.of(metric, d, ev.source),
                     features=_features(ev.provenance.get("features")), n_samples=int(ev.provenance["n_samples"]),
                     seed=int(seed), options=jsonable(opts), source=ev.source,
-                    sha256=(ev.provenance.get("checkpoint") or {}).get("sha256"), evaluation=ev.to_dict())
+                    sha256=(ev.provenance.get("checkpoint") or {}).get("sha256"), evaluation=ev.to_dict(),
+                    checkpoint=_kept_path(checkpoint) if keep_checkpoint else None)
+
+
+def _kept_path(checkpoint: Any) -> str:
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise GanevalError("--keep-checkpoint needs the baseline checkpoint as a file path, not an in-memory generator.")
+    return str(Path(checkpoint).resolve())
 
 
 def _features(prov: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -279,6 +292,7 @@ class GateResult:
     features: dict[str, Any] | None
     wall_time_s: float
     evaluation: dict[str, Any]
+    paired: dict[str, Any] | None = None  # the paired test's numbers when it decided (ganeval.paired.gate)
 
     @property
     def passed(self) -> bool:
@@ -291,7 +305,7 @@ class GateResult:
                          "candidate": {"source": self.source, "value": self.candidate.value,
                                        "ci_low": self.candidate.low, "ci_high": self.candidate.high,
                                        "seed": self.seed, "n_samples": self.n_samples, **self.counts},
-                         "features": self.features, "wall_time_s": self.wall_time_s})
+                         "features": self.features, "wall_time_s": self.wall_time_s, "paired": self.paired})
 
 
 def run_gate(checkpoint: Any, data: Any, baseline: Baseline | str | os.PathLike[str], *, metric: str | None = None,
@@ -342,6 +356,14 @@ def run_gate(checkpoint: Any, data: Any, baseline: Baseline | str | os.PathLike[
     if dataset.name != base.data:
         raise GanevalError(f"--data {dataset.name} does not match the baseline's data {base.data!r}; "
                            "gate on the same dataset or re-create the baseline.")
+    # --- paired test (ganeval.paired.gate) when the baseline keeps a readable checkpoint
+    from .paired.gate import paired_gate
+
+    paired = paired_gate(base, checkpoint, dataset, seed=seed, features=features or bfeat, t0=t0,
+                         max_increase=max_increase, max_rel_increase=max_rel_increase, **kwargs)
+    if paired is not None:
+        return paired
+    # --- end of the paired test
     ev = evaluate(checkpoint, dataset, metrics=[base.metric], features=features or bfeat, n_samples=base.n_samples,
                   seed=seed, options=base.options, **kwargs)
     cfeat = _features(ev.provenance.get("features"))

@@ -235,3 +235,30 @@ def test_sensitivity_flags_known_changes(tmp_path):
     assert rows[("fid", "copies")]["right_way"] is not True
     md = res.markdown()
     assert md.startswith("| metric |") and "fid" in md
+
+
+def test_gate_uses_the_paired_test_while_the_baseline_checkpoint_is_readable(tmp_path, capsys):
+    import json
+
+    from ganeval.cli import main
+
+    p = _toy_checkpoints(tmp_path)
+    base = tmp_path / "base.json"
+    common = ["--data", "ring8", "--n-samples", "400", "--device", "cpu", "--metric", "fid"]
+    assert main(["baseline", p["healthy"], "-o", str(base), "--keep-checkpoint", "--bootstrap", "100", *common]) == 0
+    assert json.loads(base.read_text())["checkpoint"] == str(tmp_path.resolve() / "healthy.pt")
+    capsys.readouterr()
+    # the same checkpoint: delta = 0 exactly, a pass
+    assert main(["gate", p["healthy"], "--baseline", str(base), "--json", *common]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["paired"]["delta"] == 0 and res["rule"].startswith("paired test")
+    # a collapsed candidate: a regression by the paired test
+    assert main(["gate", p["collapsed"], "--baseline", str(base), "--json", *common]) == 1
+    res = json.loads(capsys.readouterr().out)
+    assert res["paired"]["ci_low"] > 0 and not res["passed"]
+    # the baseline checkpoint gone: the interval test decides, and says why on stderr
+    (tmp_path / "healthy.pt").rename(tmp_path / "moved.pt")
+    with pytest.warns(UserWarning, match="not readable.*interval test"):
+        assert main(["gate", p["collapsed"], "--baseline", str(base), "--json", *common]) == 1
+    res = json.loads(capsys.readouterr().out)
+    assert res["paired"] is None and not res["rule"].startswith("paired")

@@ -129,12 +129,19 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
+def _worst_nan(values: np.ndarray, direction: str) -> np.ndarray:
+    """Values oriented so that lower is better, an undefined value (NaN: e.g. a KL with no sample
+    to histogram) counting as the worst."""
+    v = values if direction == "lower" else -values
+    return np.where(np.isnan(v), np.inf, v)
+
+
 def rank_table(values: np.ndarray, direction: str) -> np.ndarray:
     """(B, k) values -> (B, k) ranks, 1 = best, ties sharing the mean of their ranks.
 
     ``1 + #better + #tied / 2`` per model: O(B k^2), fine for the few models a comparison holds.
     """
-    v = values if direction == "lower" else -values
+    v = _worst_nan(values, direction)
     better = (v[:, None, :] < v[:, :, None]).sum(-1)
     tied = (v[:, None, :] == v[:, :, None]).sum(-1) - 1
     return 1.0 + better + 0.5 * tied
@@ -142,8 +149,8 @@ def rank_table(values: np.ndarray, direction: str) -> np.ndarray:
 
 def first_probability(values: np.ndarray, direction: str) -> np.ndarray:
     """(B, k) values -> (k,) probability that each model is best; a tie for best shares the credit."""
-    best = values.min(1, keepdims=True) if direction == "lower" else values.max(1, keepdims=True)
-    is_best = values == best
+    v = _worst_nan(values, direction)
+    is_best = v == v.min(1, keepdims=True)
     return (is_best / is_best.sum(1, keepdims=True)).mean(0)
 
 
