@@ -44,8 +44,8 @@ def paired_gate(base: Any, checkpoint: Any, dataset: Any, *, seed: int, features
         GanevalError: both tolerances, a negative tolerance, or an error scoring the candidate.
     """
     from ..checkpoints import load_generator
-    from ..gate import Decision, GateResult, Interval, direction
-    from ..registry import METRICS
+    from ..gate import Decision, GateResult, Interval
+    from ..registry import METRICS, direction_of
     from .engine import compare_models
 
     if not base.checkpoint:
@@ -56,7 +56,8 @@ def paired_gate(base: Any, checkpoint: Any, dataset: Any, *, seed: int, features
         if v is not None and v < 0:
             raise GanevalError(f"{name} must be >= 0, got {v}.")
     metric = base.metric
-    if not pairable(metric):
+    direc = direction_of(metric)
+    if not pairable(metric) or direc is None:
         _fallback(f"{metric} has no paired decomposition")
         return None
     kw = {k: v for k, v in kwargs.items() if k in _PASS and v is not None}
@@ -78,7 +79,6 @@ def paired_gate(base: Any, checkpoint: Any, dataset: Any, *, seed: int, features
                              confidence=conf, options=opts, return_comparison=True, **kw)
     s = comp.summary(metric, METRICS[metric].primary)
     _, _, delta, lo, hi, p, _ = s.pairs[0]
-    direc = direction(metric)
     if max_increase is not None:
         tol, what = float(max_increase), " (--max-increase)"
     elif max_rel_increase is not None:
