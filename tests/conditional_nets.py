@@ -82,3 +82,22 @@ class Unconditional(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.fc(z)).reshape(-1, 1, 8, 8)
+
+
+class StackedLookup(nn.Module):
+    """Stacked MNIST class y = 100a + 10b + c -> three real digits a, b, c (chosen by the latent) as R, G, B."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        super().__init__()
+        order = torch.argsort(labels, stable=True)
+        counts = torch.bincount(labels, minlength=10)
+        self.register_buffer("images", images[order].clone())
+        self.register_buffer("counts", counts)
+        self.register_buffer("starts", torch.cumsum(counts, 0) - counts)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = []
+        for ch, digit in enumerate([y // 100, (y // 10) % 10, y % 10]):
+            u = torch.special.ndtr(z[:, ch]).clamp(0.0, 1.0 - 1e-7)
+            out.append(self.images[self.starts[digit] + (u * self.counts[digit]).long()])
+        return torch.cat(out, 1)

@@ -334,3 +334,31 @@ def test_intra_fid_bootstrap_interval_and_gate(tmp_path: Path, capsys: pytest.Ca
     assert main(["gate", str(cond), "--baseline", str(base), *common]) == 0
     assert main(["gate", str(held_ignore), "--baseline", str(base), *common]) == 1
     capsys.readouterr()
+
+
+def test_stacked_mnist_conditional_accuracy(mnist_root: Path) -> None:
+    """1,000 classes 100a + 10b + c read channel by channel; a generator that stacks real held-out digits of
+    the asked class scores about the classifier's accuracy cubed, one that ignores its label about 1/1000."""
+    from conditional_nets import StackedLookup
+
+    mnist = load_dataset("mnist", root=mnist_root)
+    stacked = load_dataset("stacked-mnist", root=mnist_root)
+    net = StackedLookup(mnist.test, mnist.test_labels)
+    gen = generator_from_module(net, latent_dim=3, device="cpu", conditional=1000)
+    acc = evaluate(gen, stacked, n_samples=1000, device="cpu", metrics=["conditional_accuracy"]) \
+        .metric_dict("conditional_accuracy")
+    assert acc["num_classes"] == 1000 and acc["asked"] == [1] * 1000 and acc["confusion"] is None
+    assert acc["value"] >= 0.9 and acc["classes_covered"] >= 900
+    shuffled = generator_from_module(_IgnoreLabel(net), latent_dim=3, device="cpu", conditional=1000)
+    acc2 = evaluate(shuffled, stacked, n_samples=300, device="cpu", metrics=["conditional_accuracy"]) \
+        .metric_dict("conditional_accuracy")
+    assert acc2["value"] < 0.02
+
+
+class _IgnoreLabel(torch.nn.Module):
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(z, torch.full_like(y, 123))
