@@ -331,7 +331,7 @@ def _zip_names(path: Path) -> list[str]:
     try:
         with zipfile.ZipFile(path) as zf:
             return zf.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
+    except Exception as exc:  # zipfile raises BadZipFile, UnicodeDecodeError, struct.error... on damaged bytes
         raise GanevalError(f"{path}: the file is truncated or corrupt ({exc}); re-save or re-download it.") from exc
 
 
@@ -365,7 +365,7 @@ def _load_samples_array(path: Path) -> torch.Tensor:
                 f"{path}: an .npz of samples needs a 'samples' array or a single array; found "
                 f"{', '.join(z) or 'none'}. (An .npz with train/val/test is a dataset: use --data.)"
             )
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise GanevalError(f"{path}: the samples have dtype {arr.dtype}; save a numeric array.")
     if arr.ndim < 2 or arr.shape[0] < 1:
         raise GanevalError(f"{path}: samples must be an (N, ...) array with N >= 1, got shape {arr.shape}.")
@@ -494,16 +494,42 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
                 f"{path}: holds pickled Python objects (a whole nn.Module?), and loading them runs code; "
                 f"{TRUST_HINT}. Nothing in it was executed."
             ) from exc
-        return _load_pickle(path, dev, latent_dim, latent_dist, digest)
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
-        raise GanevalError(f"{path}: the file is truncated or corrupt ({str(exc).splitlines()[0]}).") from exc
+        with import_path(factory_path or "."):  # the pickled module's classes beside the file import
+            return _load_pickle(path, dev, latent_dim, latent_dist, digest)
+    except Exception as exc:  # corrupt pickle bytes surface as IndexError, UnicodeDecodeError, struct.error, ...
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise GanevalError(f"{path}: the file is truncated or corrupt ({first}); re-save or re-download it.") from exc
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        what = "a bare state_dict" if isinstance(obj, dict) else type(obj).__name__
+        what = "a state dict" if isinstance(obj, dict) else type(obj).__name__
         raise GanevalError(
-            f"{path}: {what}, not a ganeval checkpoint; save it with ganeval.save_generator(...) "
-            "(which records the network's factory and latent spec), or as TorchScript."
+            f"{path}: {what}, not a ganeval checkpoint; name the class that builds the network with "
+            "--factory pkg.module:Class (and --latent-dim K), or save it with ganeval.save_generator(...) "
+            "or `ganeval wrap`, or as TorchScript."
         )
-    return _from_payload(obj, path, dev, trust, latent_dim, latent_dist, digest)
+    with import_path((factory_path or ".") if trust else None):  # a trusted factory beside the weights imports
+        return _from_payload(obj, path, dev, trust, latent_dim, latent_dist, digest)
+
+
+def _from_state_dict(path: Path, dev: torch.device, trust: bool, latent_dim: int | None, latent_dist: str | None,
+                     digest: str, *, factory: str, factory_kwargs: Any = None, factory_path: Any = None,
+                     state_dict_key: str | None = None, strip_prefix: str | None = None) -> Generator:
+    """Weights in a state dict (bare or in a container) loaded into ``factory(**factory_kwargs)``."""
+    from . import state_dicts as sdm
+
+    spec = sdm.resolve_factory(factory)
+    kwargs = sdm.parse_factory_kwargs(factory_kwargs)
+    obj = sdm.read_container(path, trust=trust)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        raise GanevalError(f"{path}: a ganeval checkpoint, which names its own factory ({obj.get('factory')!r}); "
+                           "drop --factory and the state-dict flags.")
+    with sdm.import_path((factory_path or ".") if trust else None):
+        fn = _import_factory(spec, trust=trust, path=path)
+    module, info = sdm.build_and_load(obj, fn, spec=spec, kwargs=kwargs, key=state_dict_key, strip_prefix=strip_prefix,
+                                      path=path)
+    module = module.to(dev).eval()
+    latent = _latent_from(module, latent_dim, latent_dist, {}, path)
+    return Generator(path=str(path), kind="state_dict", module=module, latent=latent, step=sdm.step_of(obj),
+                     sha256=digest, device=dev, meta={"state_dict": info})
 
 
 def _from_payload(obj: dict[str, Any], path: Path, dev: torch.device, trust: bool,

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a gate found a regression, 2 a user error (bad input, n
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +20,14 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _report(args: argparse.Namespace) -> int:
     from .compare import diagnose_runs, evaluate_items, expand
+    from .outputs import check_output_dir
     from .report import report_json, terminal_summary, write_report
     from .report.writer import make_groups
     from .results import dumps
 
     kwargs = eval_kwargs(args)  # flag errors before any file is read
+    out = Path(args.out) if args.out else Path("reports") / Path(args.paths[0]).stem
+    check_output_dir(out, "--out")
     items = expand(args.paths)
     evs = evaluate_items(items, args.data, **kwargs)
     diags = {} if args.no_diagnostics else diagnose_runs(items, evs[0].dataset, seed=args.seed, device=args.device,
@@ -150,9 +154,21 @@ def main(argv: list[str] | None = None) -> int:
     except GanevalError as exc:
         print(f"ganeval: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        # The disk, the quota or a file-size limit ran out while writing: every writer writes to a
+        # temporary name and renames, so nothing partial is left; say so in one line.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"ganeval: error: cannot write{where}: {exc.strerror}; free space or raise the limit, then re-run "
+              "(nothing partial was left).", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("ganeval: interrupted", file=sys.stderr)
         return 130
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
 
 
 if __name__ == "__main__":  # pragma: no cover

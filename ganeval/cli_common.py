@@ -32,6 +32,8 @@ def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
     p.add_argument("--features", default=None, help="feature extractor: inception, digits, mnist, raw (default: "
                    "raw for mixtures, the digits / MNIST CNN for digits / MNIST, inception otherwise)")
     p.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights (offline)")
+    p.add_argument("--download-weights", action="store_true",
+                   help="allow downloading a feature extractor's weights when no local copy is found")
     p.add_argument("--n-samples", type=int, default=None, help="samples to draw (default depends on the data"
                    + ("; the gate's must match the baseline)" if gate else ")"))
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")

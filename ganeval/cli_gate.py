@@ -21,7 +21,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _baseline(args: argparse.Namespace) -> int:
     from .gate import headline_baseline, make_baseline, save_baseline
+    from .outputs import check_output_file
 
+    check_output_file(args.output, "-o")
     b = make_baseline(args.checkpoint, args.data, metric=args.metric or "fid", seed=args.seed,
                       n_samples=args.n_samples, features=args.features, bootstrap=args.bootstrap,
                       confidence=args.confidence, keep_checkpoint=args.keep_checkpoint, **load_kwargs(args))
@@ -33,8 +35,11 @@ def _baseline(args: argparse.Namespace) -> int:
 
 def _gate(args: argparse.Namespace) -> int:
     from .gate import headline, run_gate, write_outputs
+    from .outputs import check_output_file
     from .results import dumps
 
+    check_output_file(args.junit, "--junit")
+    check_output_file(args.summary, "--summary")
     try:
         res = run_gate(args.checkpoint, args.data, args.baseline, metric=args.metric,
                        max_increase=args.max_increase, max_rel_increase=args.max_rel_increase, seed=args.seed,

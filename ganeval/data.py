@@ -247,8 +247,8 @@ def _mnist_arrays(root: str | os.PathLike[str] | None, download: bool) -> tuple[
     if "test" not in found:
         looked = ", ".join(str(c) for c in candidates)
         raise GanevalError(
-            f"MNIST not found (looked in {looked} for t10k-images-idx3-ubyte[.gz]): pass root=/data_root= "
-            "a folder of MNIST IDX files, set GANEVAL_DATA, or allow the download with download=True (CLI: --download)."
+            f"MNIST not found (looked in {looked} for t10k-images-idx3-ubyte[.gz]): pass --data-root DIR "
+            "(Python: root=DIR), a folder of MNIST IDX files, set GANEVAL_DATA, or allow the download with --download."
         )
     return found, where
 
@@ -302,14 +302,24 @@ def _stacked_mnist(seed: int, root: str | os.PathLike[str] | None = None, downlo
 def _cifar10(seed: int, root: str | os.PathLike[str] | None = None, download: bool = False) -> Dataset:
     import torchvision
 
+    class _Reader(torchvision.datasets.CIFAR10):
+        # torchvision checks md5 sums when it downloads; an existing folder only needs its files,
+        # so a folder in the same format with other images (a test fixture) reads too.
+        def _check_integrity(self) -> bool:
+            base = Path(self.root) / self.base_folder
+            return all((base / f).is_file() for f, _ in self.train_list + self.test_list)
+
+        def _load_meta(self) -> None:
+            self.classes, self.class_to_idx = [], {}  # class names are not used
+
     target = Path(root) if root else default_root() / "cifar10"
     try:
-        tr = torchvision.datasets.CIFAR10(str(target), train=True, download=download)
-        te = torchvision.datasets.CIFAR10(str(target), train=False, download=download)
+        tr = _Reader(str(target), train=True, download=download)
+        te = _Reader(str(target), train=False, download=download)
     except RuntimeError as exc:
         raise GanevalError(
-            f"CIFAR-10 not found in {target}: pass root= a folder holding cifar-10-batches-py, set GANEVAL_DATA, "
-            "or allow the download with download=True (CLI: --download)."
+            f"CIFAR-10 not found in {target}: pass --data-root DIR (Python: root=DIR), a folder holding "
+            "cifar-10-batches-py, set GANEVAL_DATA, or allow the download with --download."
         ) from exc
     x = np.concatenate([tr.data, te.data]).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     y = np.concatenate([np.asarray(tr.targets), np.asarray(te.targets)])
@@ -432,6 +442,9 @@ def load_dataset(name_or_path: str | os.PathLike[str], *, root: str | os.PathLik
             ds = _from_npz(path, seed)
         elif path.is_dir():
             ds = _from_image_folder(path, seed)
+        elif path.is_file():
+            raise GanevalError(f"{path}: a {path.suffix or 'plain'} file is not a dataset; --data takes a built-in "
+                               "name (`ganeval datasets`), an .npz with train/val/test arrays, or an image folder.")
         elif path.suffix == ".npz" or os.sep in name:
             raise GanevalError(f"{path}: no such dataset file or folder; check the path.")
         else:

@@ -96,6 +96,11 @@ def _extractor_options(args: argparse.Namespace) -> dict[str, Any]:
     weights = getattr(args, "inception_weights", None)
     if weights:
         out["weights"] = weights
+    if getattr(args, "download_weights", False):
+        out["allow_download"] = True
+    from .cli_images import image_extractor_options
+
+    out.update(image_extractor_options(args))  # --resize, --dinov2-weights, --clip-weights
     return out
 
 

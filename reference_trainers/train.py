@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,12 +338,35 @@ def _write_json(path: Path, obj: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _interrupted(out: Path) -> bool:
+    """Whether ``out`` holds a run whose trainer died (status "running", its process gone).
+
+    Such a run cannot be finished or resumed (optimiser state is not saved), so training again
+    into the folder replaces it without --overwrite; a run still alive on this host never is.
+    """
+    try:
+        record = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    pid, host = record.get("pid"), record.get("host")
+    if record.get("status") != "running" or not isinstance(pid, int) or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _prepare_out(out: Path, overwrite: bool) -> None:
     existing = [p for p in (out / "config.json", out / "history.csv") if p.exists()]
     ckpt_dir = out / "checkpoints"
     if ckpt_dir.is_dir():
         existing += [p for p in ckpt_dir.glob("step_*.pt")]
-    if existing and not overwrite:
+        existing += [p for p in ckpt_dir.glob(".step_*.pt.tmp-*")]  # left by a killed save
+    if existing and not overwrite and not _interrupted(out):
         raise GanevalError(f"{out} already holds a training run; pass overwrite=True (CLI: --overwrite) "
                            "or choose another output folder.")
     for p in existing:  # only the files this trainer writes
@@ -386,7 +410,7 @@ def train(config: TrainConfig, out: str | os.PathLike[str], *, overwrite: bool =
         _prepare_out(out, overwrite)
         proxy_name, labeller = coverage_proxy(ds)
         meta = {"preset": config.preset, "expected_regime": config.expected_regime, "coverage_proxy": proxy_name}
-        record = {**config.to_dict(), **meta, "status": "running"}
+        record = {**config.to_dict(), **meta, "status": "running", "pid": os.getpid(), "host": socket.gethostname()}
         _write_json(out / "config.json", record)
         try:
             result = _loop(config, ds, G, g_kwargs, D, d_kwargs, out, labeller)
@@ -396,6 +420,7 @@ def train(config: TrainConfig, out: str | os.PathLike[str], *, overwrite: bool =
     finally:
         torch.set_num_threads(old_threads)
     result.runtime_s = time.perf_counter() - t0
+    record = {k: v for k, v in record.items() if k not in ("pid", "host")}
     _write_json(out / "config.json", {**record, "status": "finished", "runtime_s": round(result.runtime_s, 3)})
     return result
 
