@@ -21,7 +21,16 @@ from ._utils import resolve_device
 from .checkpoints import Generator, generator_from_samples, load_generator
 from .data import Dataset, load_dataset
 from .errors import GanevalError, unknown_name
-from .registry import DEFAULT_FEATURES, METRICS, Context, MetricSpec, list_metrics, load_scorers, register_metric
+from .registry import (
+    DEFAULT_FEATURES,
+    METRICS,
+    Context,
+    MetricSpec,
+    check_options,
+    list_metrics,
+    load_scorers,
+    register_metric,
+)
 from .results import Result, dumps, environment, jsonable
 
 # The registry lives in :mod:`ganeval.registry`; these names stay importable from here.
@@ -128,7 +137,8 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
              extractor_options: dict[str, Any] | None = None, trust: bool = False,
              latent_dim: int | None = None, latent_dist: str | None = None,
              data_root: str | Path | None = None, download: bool = False, range_check: bool = True,
-             labels: Any = None, **generator_options: Any) -> Evaluation:
+             labels: Any = None, classifier: str | None = None, stream: bool | None = None,
+             only_applicable: bool = False, **generator_options: Any) -> Evaluation:
     """Score a generator against a reference dataset.
 
     Args:
@@ -150,6 +160,13 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
             False (``--no-range-check``) turns the error into a note.
         labels: for a class-conditional generator: None (balanced, seeded), one class ``c``
             (CLI ``--labels c``) or an (n,) array (:func:`ganeval.conditional.draw_labels`).
+        classifier: a TorchScript classifier for ``conditional_accuracy`` (its option ``classifier``).
+        only_applicable: skip (with a note) named metrics and ``labels`` that need a class-conditional
+            generator when this one is not, instead of failing: a report mixing both
+            (:func:`ganeval.compare.evaluate_items` sets it for several checkpoints).
+        stream: stream the samples through the extractors in batches, keeping running statistics
+            and a bounded reservoir (:mod:`ganeval.stream`); None: for image runs above 10,000
+            samples whose metrics all stream (fid, kid, prdc, is, cmmd).
         **generator_options: further keywords of :func:`load_generator` (``factory``,
             ``factory_kwargs``, ``factory_path``, ``state_dict_key``, ``strip_prefix``,
             ``output_range``, ``latent_range``, ...), for paths.
@@ -172,10 +189,17 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
     names = metrics.split(",") if isinstance(metrics, str) else list(metrics or default_metrics(dataset))
     names = [n.strip() for n in names if n.strip()]
     # --- class-conditional generators (ganeval.scorers.conditional): their metrics join the defaults
-    from .scorers.conditional import check_conditional, conditional_defaults
+    from .scorers.conditional import CONDITIONAL_METRICS, check_conditional, conditional_defaults
+
+    if classifier:
+        options = {**(options or {}), "conditional_accuracy": {**(options or {}).get("conditional_accuracy", {}),
+                                                               "classifier": str(classifier)}}
 
     if metrics is None:
         names += [m for m in conditional_defaults(gen.conditional, dataset, dict(options or {})) if m not in names]
+    skipped = [m for m in names if m in CONDITIONAL_METRICS] if only_applicable and gen.conditional is None else []
+    if only_applicable and gen.conditional is None:  # a report mixing conditional and unconditional generators
+        names, labels = [m for m in names if m not in skipped], None
     check_conditional(names, gen.conditional, dataset, dict(options or {}), gen.path or "<in-memory generator>")
     # --- end of class-conditional generators
     for n in names:
@@ -184,27 +208,38 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         if dataset.kind not in METRICS[n].kinds:
             raise GanevalError(f"Metric {n!r} applies to {'/'.join(METRICS[n].kinds)} data, but {dataset.name!r} "
                                f"is {dataset.kind}; choose another metric or dataset.")
+    options = check_options(options)  # unknown metrics or keys, wrong types: errors naming near misses
     if n_samples is None:
         n = gen.samples.shape[0] if gen.samples is not None else default_n_samples(dataset)
     else:
         n = int(n_samples)
     source = gen.path or "<in-memory generator>"
-    notes: list[str] = []
-    t_sample = time.perf_counter()
-    samples, sample_labels = gen.sample_with_labels(n, seed=seed, batch_size=batch_size, labels=labels)
-    samples = _conform(samples, dataset, source, notes)
-    sample_time = time.perf_counter() - t_sample
-    # --- output range check (ganeval.output_range): raises, or notes a mismatch, before any metric runs
-    from .output_range import enforce
-    from .state_dicts import loading_notes
+    notes: list[str] = [f"{', '.join(skipped)} not computed: the generator is not class-conditional"] if skipped else []
+    from .stream import run_streamed, wants_stream
 
-    notes.extend(loading_notes(gen))
-    range_checked = enforce(samples, dataset, source=source, notes=notes, enabled=range_check,
-                            output_range=gen.output_range or gen.meta.get("output_range"))
-    # --- end of the output range check
-    ctx = Context(samples=samples, dataset=dataset, device=dev, seed=int(seed), features=features,
-                  options=dict(options or {}), extractor_options=dict(extractor_options or {}),
-                  sample_labels=sample_labels)
+    if wants_stream(stream, dataset.kind, n, names) and labels is None:
+        # Large image runs: samples -> features in batches, running statistics + a reservoir.
+        ctx = run_streamed(gen, dataset, n, names, seed=int(seed), device=dev, features=features,
+                           options=dict(options or {}), extractor_options=dict(extractor_options or {}),
+                           source=source)
+        samples, sample_labels, range_checked = ctx.samples, None, None
+        sample_time = ctx.stream.timing["sampling"] if ctx.stream else 0.0
+    else:
+        t_sample = time.perf_counter()
+        samples, sample_labels = gen.sample_with_labels(n, seed=seed, batch_size=batch_size, labels=labels)
+        samples = _conform(samples, dataset, source, notes)
+        sample_time = time.perf_counter() - t_sample
+        # --- output range check (ganeval.output_range): raises, or notes a mismatch, before any metric runs
+        from .output_range import enforce
+        from .state_dicts import loading_notes
+
+        notes.extend(loading_notes(gen))
+        range_checked = enforce(samples, dataset, source=source, notes=notes, enabled=range_check,
+                                output_range=gen.output_range or gen.meta.get("output_range"))
+        # --- end of the output range check
+        ctx = Context(samples=samples, dataset=dataset, device=dev, seed=int(seed), features=features,
+                      options=dict(options or {}), extractor_options=dict(extractor_options or {}),
+                      sample_labels=sample_labels)
     results: dict[str, Any] = {}
     timings: dict[str, float] = {"sampling": sample_time}
     for name in names:
@@ -215,7 +250,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         **environment(),
         "device": str(dev),
         "seed": int(seed),
-        "n_samples": int(samples.shape[0]),
+        "n_samples": int(getattr(ctx, "n_samples", 0) or samples.shape[0]),
         "checkpoint": {"path": gen.path, "kind": gen.kind, "sha256": gen.sha256, "step": gen.step,
                        "latent": gen.latent.to_dict() if gen.latent else None, "trained_on": gen.data,
                        "conditional": gen.conditional.to_dict() if gen.conditional else None},

@@ -39,11 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GanevalError
+from .registry import METRICS, gateable, load_scorers
 from .results import dumps, jsonable
 
 BASELINE_SCHEMA = "ganeval-baseline/1"
-# Which way is better, per gateable metric.
-DIRECTION: dict[str, str] = {"fid": "lower", "kid": "lower", "parzen": "higher"}
 DEFAULT_CONFIDENCE = 0.99
 DEFAULT_BOOTSTRAP = 200
 
@@ -57,7 +56,7 @@ class Interval:
     high: float
 
     @classmethod
-    def of(cls, metric: str, d: dict[str, Any], where: str) -> "Interval":
+    def of(cls, metric: str, d: dict[str, Any], where: str) -> Interval:
         """Read ``value`` and ``ci_low``/``ci_high`` from a metric's ``to_dict()``.
 
         Raises:
@@ -100,7 +99,7 @@ class Baseline:
                 "evaluation": self.evaluation, "checkpoint": self.checkpoint}
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = "baseline") -> "Baseline":
+    def from_dict(cls, d: Any, where: str = "baseline") -> Baseline:
         """Validate and read a baseline dict.
 
         Raises:
@@ -164,21 +163,38 @@ def _gate_options(metric: str, options: dict[str, Any] | None, bootstrap: int | 
                   confidence: float | None) -> dict[str, Any]:
     opts = {k: dict(v) for k, v in (options or {}).items()}
     m = opts.setdefault(metric, {})
-    if bootstrap is not None:
-        m["bootstrap"] = int(bootstrap)
-    m.setdefault("bootstrap", DEFAULT_BOOTSTRAP)
-    if confidence is not None:
-        m["confidence"] = float(confidence)
-    m.setdefault("confidence", DEFAULT_CONFIDENCE)
-    if metric == "fid":
-        m.setdefault("infinity", False)  # the gate compares FID at the baseline's N; FID_inf is not needed
+    # Only the options the metric declares: an interval's replicates and level, and no FID_inf (the
+    # gate compares values at the baseline's N).
+    declared = METRICS[metric].options
+    if "bootstrap" in declared:
+        if bootstrap is not None:
+            m["bootstrap"] = int(bootstrap)
+        m.setdefault("bootstrap", DEFAULT_BOOTSTRAP)
+    if "confidence" in declared:
+        if confidence is not None:
+            m["confidence"] = float(confidence)
+        m.setdefault("confidence", DEFAULT_CONFIDENCE)
+    if "infinity" in declared:
+        m.setdefault("infinity", False)
     return opts
 
 
-def _check_metric(metric: str) -> None:
-    if metric not in DIRECTION:
-        raise GanevalError(f"Metric {metric!r} cannot be gated: use one of {', '.join(sorted(DIRECTION))} "
+def direction(metric: str) -> str:
+    """Which way is better for a gateable metric (its registered primary field's direction).
+
+    Raises:
+        GanevalError: the metric has no registered direction (it cannot be gated).
+    """
+    load_scorers()
+    dirs = gateable()
+    if metric not in dirs:
+        raise GanevalError(f"Metric {metric!r} cannot be gated: use one of {', '.join(sorted(dirs))} "
                            "(a metric with an interval and a known better direction).")
+    return dirs[metric]
+
+
+def _check_metric(metric: str) -> None:
+    direction(metric)
 
 
 def make_baseline(checkpoint: Any, data: Any, *, metric: str = "fid", seed: int = 0, n_samples: int | None = None,
@@ -193,7 +209,7 @@ def make_baseline(checkpoint: Any, data: Any, *, metric: str = "fid", seed: int 
     Args:
         checkpoint: path or :class:`~ganeval.Generator`.
         data: dataset name, path or :class:`~ganeval.Dataset`.
-        metric: the gated metric (see ``DIRECTION``).
+        metric: the gated metric (one with a registered direction, see :func:`direction`).
         seed, n_samples, features: as :func:`ganeval.evaluate`; recorded and reused by the gate.
         bootstrap: bootstrap replicates for the interval (default 200).
         confidence: interval level (default 0.99).
@@ -373,7 +389,7 @@ def run_gate(checkpoint: Any, data: Any, baseline: Baseline | str | os.PathLike[
                            "(--inception-weights) or re-create the baseline.")
     d = ev.metric_dict(base.metric)
     cand = Interval.of(base.metric, d, ev.source)
-    dec = decide(base.interval, cand, direction=DIRECTION[base.metric], max_increase=max_increase,
+    dec = decide(base.interval, cand, direction=direction(base.metric), max_increase=max_increase,
                  max_rel_increase=max_rel_increase)
     counts = {k: v for k, v in d.items() if k.startswith("n_") and isinstance(v, int)}
     return GateResult(base, cand, dec, ev.source, int(seed), int(ev.provenance["n_samples"]), counts, cfeat,

@@ -23,6 +23,7 @@ Third-party packages add metrics through the entry-point group ``ganeval.metrics
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .errors import GanevalError, unknown_name
+from .plugins import load_entry_points
 from .results import Result
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 KINDS = ("mixture", "images", "vectors")
 DIRECTIONS = ("lower", "higher")
 ENTRY_POINT_GROUP = "ganeval.metrics"
+# ganeval's own adapters, loaded by name like any plug-in (importing them registers their metrics).
+BUILTIN_SCORERS = ("ganeval.scorers",)
 
 # A caveat is a fixed sentence, or ``fn(metric_dict, evaluation) -> str | None`` for one that
 # quotes the numbers it qualifies.
@@ -222,33 +226,14 @@ def load_scorers(*, refresh: bool = False) -> None:
         GanevalError: a plug-in that fails to import (named, with its distribution).
     """
     global _PLUGINS_LOADED
-    from . import scorers  # noqa: F401  (importing registers every built-in adapter)
-
+    for module in BUILTIN_SCORERS:
+        importlib.import_module(module)
     if _PLUGINS_LOADED and not refresh:
         return
-    for obj in load_entry_points(ENTRY_POINT_GROUP):
+    for _, obj in load_entry_points(ENTRY_POINT_GROUP):
         if isinstance(obj, MetricSpec):
             METRICS[obj.name] = obj
     _PLUGINS_LOADED = True
-
-
-def load_entry_points(group: str) -> list[Any]:
-    """Load every entry point of ``group`` and return the loaded objects.
-
-    Raises:
-        GanevalError: an entry point that cannot be loaded.
-    """
-    from importlib.metadata import entry_points
-
-    out = []
-    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
-        try:
-            out.append(ep.load())
-        except Exception as exc:  # noqa: BLE001  (any import error of third-party code)
-            dist = getattr(getattr(ep, "dist", None), "name", None) or "an installed package"
-            raise GanevalError(f"Plug-in {ep.name!r} = {ep.value!r} of entry-point group {group!r} (from {dist}) "
-                               f"failed to load ({type(exc).__name__}: {exc}); fix or uninstall it.") from exc
-    return out
 
 
 def get_metric(name: str) -> MetricSpec:
@@ -348,37 +333,79 @@ class Context:
         return self.options.get(metric, {}).get(key, default)
 
     @property
+    def kind(self) -> str:
+        """The dataset's kind ("mixture", "images" or "vectors"), as the dataset says it once."""
+        return str(self.dataset.kind)
+
+    @property
     def feature_name(self) -> str:
+        """The evaluation's extractor: the one named, else the dataset's default (raw data off images)."""
         if self.features:
             return self.features
-        if self.dataset.kind in DEFAULT_FEATURES:
-            return DEFAULT_FEATURES[self.dataset.kind]
         from .features import default_extractor_for
 
         return default_extractor_for(self.dataset)
 
-    def extractor(self) -> Any:
-        if "extractor" not in self._cache:
+    def extractor(self, name: str | None = None) -> Any:
+        """The feature extractor ``name`` (default :attr:`feature_name`), built once per evaluation.
+
+        The first extractor built is the evaluation's ``features`` provenance; any other one a
+        metric asks for is recorded under ``feature_provenance["others"][name]``.
+
+        Raises:
+            GanevalError: unknown extractor or missing weights.
+        """
+        name = name or self.feature_name
+        key = ("extractor", name)
+        if key not in self._cache:
             from .features import get_extractor
 
-            ext = get_extractor(self.feature_name, device=self.device, **self.extractor_options)
-            self._cache["extractor"] = ext
-            self.feature_provenance.update(ext.provenance())
-        return self._cache["extractor"]
-
-    def features_of(self, which: str) -> torch.Tensor:
-        """(N, F) features of ``"fake"`` (the samples) or of a dataset split ``"train"|"val"|"test"``."""
-        key = ("features", which)
-        if key not in self._cache:
-            x = self.samples if which == "fake" else self.dataset.split(which)
-            ext = self.extractor()
-            if which != "fake":
-                from .features import cached_features
-
-                self._cache[key] = cached_features(ext, self.dataset, which)
+            ext = get_extractor(name, device=self.device, **self.extractor_options)
+            self._cache[key] = ext
+            if not self.feature_provenance or self.feature_provenance.get("name") == name:
+                self.feature_provenance.update(ext.provenance())
             else:
-                self._cache[key] = ext(x)
+                self.feature_provenance.setdefault("others", {})[name] = ext.provenance()
         return self._cache[key]
+
+    def features_of(self, which: str, extractor: str | None = None, layer: str | None = None) -> torch.Tensor:
+        """(N, F) features of ``"fake"`` (the samples) or of a dataset split ``"train"|"val"|"test"``.
+
+        Args:
+            which: "fake" or a split name.
+            extractor: extractor name (None: :attr:`feature_name`).
+            layer: one of the extractor's layers (None: its default layer). Every layer comes from
+                the same forward pass, so asking for a second layer costs no second pass.
+
+        Raises:
+            GanevalError: unknown split, extractor or layer.
+        """
+        name = extractor or self.feature_name
+        ext = self.extractor(name)
+        lay = ext.check_layer(layer) if hasattr(ext, "check_layer") else layer
+        key = ("features", name, lay, which)
+        if key not in self._cache:
+            if which == "fake":
+                if hasattr(ext, "features"):
+                    for k, v in ext.features(self.samples).items():
+                        self._cache[("features", name, k, which)] = v
+                else:
+                    self._cache[key] = ext(self.samples)
+            else:
+                from . import features as feats
+
+                if hasattr(feats, "cached_layers"):
+                    for k, v in feats.cached_layers(ext, self.dataset, which).items():
+                        self._cache[("features", name, k, which)] = v
+                else:
+                    self._cache[key] = feats.cached_features(ext, self.dataset, which)
+        return self._cache[key]
+
+    def shared_keys(self) -> list[Any]:
+        """Cache keys that do not depend on the samples (extractors, reference features): contexts
+        scoring several models on the same data may share these entries."""
+        return [k for k in self._cache if isinstance(k, tuple) and len(k) >= 2
+                and (k[0] == "extractor" or (k[0] == "features" and k[-1] != "fake"))]
 
     def cached(self, key: Any, fn: Callable[[], Any]) -> Any:
         """Compute ``fn()`` once per key and share it between metrics."""

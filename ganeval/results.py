@@ -64,6 +64,21 @@ class Result:
         return out
 
 
+def fmt(v: Any) -> str:
+    """Format a scalar for tables and captions: 4 significant digits, integers as they are, None as '-'."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return str(v)
+        return f"{v:.4g}"
+    return str(v)
+
+
 def environment() -> dict[str, str]:
     """Versions that decide the numbers: ganeval, torch, Python, platform."""
     from . import __version__

@@ -15,16 +15,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..registry import direction_of
 from ..results import Result
 
 LOSS_COLUMNS = ("d_loss", "g_loss")
 TRAINING_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d")
-LOWER_IS_BETTER = ("fid", "kid", "fid_inf")
 
 
 @dataclass(frozen=True)
@@ -363,15 +362,16 @@ def _losses(t: Tables, th: Thresholds, sig: dict[str, Signal]) -> None:
 
 
 def _metric_trends(t: Tables, sig: dict[str, Signal], names: tuple[str, ...]) -> None:
-    """First, last and best value of per-checkpoint metrics (FID, KID: lower is better)."""
+    """First, last and best value of per-checkpoint metrics (best by the metric's registered direction)."""
     for name in names:
         s = t.series(name, 2)
         if s is None:
             continue
         steps, v, src = s
         line = f"{name.upper()} went from {v[0]:.3g} (step {int(steps[0])}) to {v[-1]:.3g} (step {int(steps[-1])})"
-        if name in LOWER_IS_BETTER:
-            best = int(np.argmin(v))
+        better = direction_of(name)
+        if better is not None:
+            best = int(np.argmin(v) if better == "lower" else np.argmax(v))
             line += f"; best {v[best]:.3g} at step {int(steps[best])}"
         sig[f"{name}_trend"] = Signal(f"{name}_trend", float(v[-1]), None, None, None, 0.0, line + ".", src)
 

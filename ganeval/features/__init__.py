@@ -182,7 +182,7 @@ def load_extractor_plugins(*, refresh: bool = False) -> None:
         return
     import types
 
-    from ..registry import load_entry_points
+    from ..plugins import load_entry_points
 
     for name, obj in load_entry_points("ganeval.extractors"):
         if callable(obj) and not isinstance(obj, types.ModuleType) and name not in _REGISTRY:

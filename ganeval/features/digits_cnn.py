@@ -70,6 +70,26 @@ class DigitNet(nn.Module):
         return self.head(self.features(x))
 
 
+def digit_task(dataset: Any) -> tuple[str, bool] | None:
+    """Which shipped classifier reads this dataset's images: ``(name, per_channel)``, or None.
+
+    ``("digits", False)`` for 8x8 digits, ``("mnist", False)`` for 28x28 MNIST, ``("mnist", True)``
+    for Stacked MNIST (three MNIST digits as channels, 1000 classes). The one place ganeval decides
+    "is this digit data?" (default extractor, class coverage, conditional accuracy).
+    """
+    if getattr(dataset, "kind", "") != "images":
+        return None
+    name = str(getattr(dataset, "name", ""))
+    shape = tuple(getattr(dataset, "sample_shape", ()))
+    if name == "digits" or shape == (1, 8, 8):
+        return "digits", False
+    if name == "stacked-mnist" or (shape == (3, 28, 28) and getattr(dataset, "n_classes", None) == 1000):
+        return "mnist", True
+    if name == "mnist" or shape == (1, 28, 28):
+        return "mnist", False
+    return None
+
+
 def build(name: str) -> DigitNet:
     """A freshly initialised network of the architecture ``name`` ("digits" or "mnist")."""
     if name not in ARCHS:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from .figures import FigureList, register_figure
-from .plots import plt, samples_figure
+from .plots import samples_figure, subplots
 
 
 def _fmt(v: Any) -> str:
@@ -25,7 +26,7 @@ def mode_figures(ev: Any) -> FigureList:
     k = len(counts)
     covered = counts >= m["min_count"]
     n_hq = m["hq_fraction"] * m["n_samples"]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.3 * k + 2), 3.5), layout="tight")
+    fig, ax = subplots(figsize=(max(5.0, 0.3 * k + 2), 3.5), layout="tight")
     ax.bar(np.arange(k), counts, color=np.where(covered, "tab:green", "tab:red"))
     ax.axhline(n_hq / k, color="k", ls="--", lw=1, label="uniform share of the HQ samples")
     ax.set_xlabel("mode")
@@ -77,9 +78,9 @@ def class_figures(ev: Any) -> FigureList:
     if m.get("confident_fraction") is not None:
         head += f", confident {m['confident_fraction']:.3f}"
     if k == 1000:
-        fig, ax = plt.subplots(figsize=(11, 2.8), layout="tight")
+        fig, ax = subplots(figsize=(11, 2.8), layout="tight")
         grid = np.ma.masked_equal(counts.reshape(10, 100), 0)
-        cmap = plt.get_cmap("viridis").with_extremes(bad="tab:red")
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="tab:red")
         im = ax.imshow(grid, aspect="auto", cmap=cmap, interpolation="nearest")
         fig.colorbar(im, ax=ax, label="samples")
         ax.set_xlabel("last two digits (10b + c)")
@@ -88,7 +89,7 @@ def class_figures(ev: Any) -> FigureList:
         caption = ("Samples per Stacked MNIST mode 100a + 10b + c as the digit classifier reads each channel; "
                    "red cells: modes never generated.")
         return [("class_coverage", fig, caption)]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * k + 2), 3.5), layout="tight")
+    fig, ax = subplots(figsize=(max(5.0, 0.45 * k + 2), 3.5), layout="tight")
     idx = np.arange(k)
     ax.bar(idx - 0.2, counts / max(counts.sum(), 1), width=0.4, label="samples", color="tab:blue")
     ax.bar(idx + 0.2, ref, width=0.4, label="data", color="grey")
@@ -113,7 +114,7 @@ def ndb_figures(ev: Any) -> FigureList:
     n1, n2 = m["n_samples"], m["n_reference"]
     pooled = (p * n1 + q * n2) / (n1 + n2)
     se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.08 * k + 4), 3.5), layout="tight")
+    fig, ax = subplots(figsize=(max(6.0, 0.08 * k + 4), 3.5), layout="tight")
     idx = np.arange(k)
     ax.bar(idx, 2 * se, bottom=q - se, width=1.0, color="lightgrey", label="reference ± SE")
     ax.plot(idx, q, color="grey", lw=1)

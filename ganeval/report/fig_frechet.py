@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .figures import FigureList, register_figure
-from .plots import plt
+from .plots import subplots
 
 
 @register_figure("fid")
@@ -18,7 +18,7 @@ def fid_figures(ev: Any) -> FigureList:
     if n is None or value is None:
         return []
     inf = m.get("infinity")
-    fig, ax = plt.subplots(figsize=(6, 4), layout="tight")
+    fig, ax = subplots(figsize=(6, 4), layout="tight")
     if inf and inf.get("ns"):
         ns = np.asarray(inf["ns"], dtype=float)
         ax.plot(ns, inf["fids"], "o", color="tab:blue", label="FID on random subsets of N samples")

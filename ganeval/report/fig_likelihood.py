@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from .figures import FigureList, register_figure
-from .plots import plt
+from .plots import subplots
 
 HIGHLIGHT = (1.0, 0.85, 0.0)  # the paper frames the nearest training example in yellow
 
@@ -22,7 +23,7 @@ def parzen_figures(ev: Any) -> FigureList:
     """Mean validation log-likelihood against sigma, the chosen sigma marked, test value quoted."""
     m = ev.metric_dict("parzen")
     sig, val = np.asarray(m["sigmas"], float), np.asarray(m["val_log_likelihoods"], float)
-    fig, ax = plt.subplots(figsize=(6, 4), layout="tight")
+    fig, ax = subplots(figsize=(6, 4), layout="tight")
     ax.semilogx(sig, val, "o-", color="tab:blue", ms=4, label="validation (mean)")
     best = int(np.argmin(np.abs(sig - m["sigma"])))
     ax.axvline(m["sigma"], color="tab:red", ls="--", lw=1)
@@ -69,7 +70,7 @@ def _image_pairs(ev: Any, a: dict[str, Any], n_show: int = 24, ncols: int = 4) -
     d, nb = np.asarray(a["sample_distances"]), np.asarray(a["sample_neighbours"])
     picks = [("random samples (the first drawn)", np.arange(min(n_show, len(d)))),
              ("samples closest to the training set", np.argsort(d, kind="stable")[:n_show])]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 6.5), layout="tight")
+    fig, axes = subplots(1, 2, figsize=(12, 6.5), layout="tight")
     for ax, (title, idx) in zip(axes, picks):
         grid = _pairs_grid(_rgb(x[torch.as_tensor(idx)]), _rgb(train[torch.as_tensor(nb[idx])]), ncols)
         ax.imshow(grid, interpolation="nearest")
@@ -98,7 +99,7 @@ def _points_view(ev: Any, a: dict[str, Any], n_lines: int = 300) -> Figure:
     box = np.concatenate([segs[near, 0], segs[near, 1]])
     lo, hi = box.min(0), box.max(0)
     pad = 0.15 * np.maximum(hi - lo, 1e-12)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), layout="tight")
+    fig, axes = subplots(1, 2, figsize=(11, 5.2), layout="tight")
     for ax, zoom in zip(axes, (False, True)):
         ax.scatter(pt[:, 0], pt[:, 1], s=3 if not zoom else 8, color="grey", alpha=0.3, label="training data")
         ax.add_collection(LineCollection(segs, colors="tab:orange", linewidths=0.8, alpha=0.8,
@@ -111,7 +112,7 @@ def _points_view(ev: Any, a: dict[str, Any], n_lines: int = 300) -> Figure:
             ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
             ax.set_title("zoom around the first sample", fontsize=10)
         else:
-            ax.add_patch(plt.Rectangle(lo - pad, *(hi - lo + 2 * pad), fill=False, color="k", lw=0.8))
+            ax.add_patch(Rectangle(lo - pad, *(hi - lo + 2 * pad), fill=False, color="k", lw=0.8))
             ax.set_title("samples and their nearest training points", fontsize=10)
             ax.legend(loc="upper right", fontsize=8)
         if x.shape[1] == 2:
@@ -122,7 +123,7 @@ def _points_view(ev: Any, a: dict[str, Any], n_lines: int = 300) -> Figure:
 def _histogram(m: dict[str, Any], a: dict[str, Any]) -> Figure:
     d, base = np.asarray(a["sample_distances"]), np.asarray(a["baseline_distances"])
     bins = np.histogram_bin_edges(np.concatenate([d, base]), bins=50)
-    fig, ax = plt.subplots(figsize=(6, 3.8), layout="tight")
+    fig, ax = subplots(figsize=(6, 3.8), layout="tight")
     ax.hist(base, bins=bins, density=True, alpha=0.5, color="tab:blue", label=f"test -> train ({len(base)}, baseline)")
     ax.hist(d, bins=bins, density=True, alpha=0.5, color="tab:red", label=f"sample -> train ({len(d)})")
     ax.axvline(a["copy_threshold"], color="k", ls="--", lw=1,

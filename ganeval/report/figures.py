@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -35,11 +37,10 @@ def _load() -> None:
     global _loaded
     if _loaded:
         return
-    from .. import report
-
-    for mod in pkgutil.iter_modules(report.__path__):
+    # This package's fig_* modules, found by path and imported by name (no import of the package).
+    for mod in pkgutil.iter_modules([str(Path(__file__).resolve().parent)]):
         if mod.name.startswith("fig_"):
-            importlib.import_module(f"{report.__name__}.{mod.name}")
+            importlib.import_module(f"{__package__}.{mod.name}")
     _loaded = True
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..evaluate import Evaluation
 from ..results import jsonable
-from .summary import PRIMARY, caveats_for, fmt, format_value, summary_table
+from .summary import caveats_for, fmt, format_value, primary_field, summary_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
@@ -51,6 +51,7 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     details: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)  # (title, headers, rows)
 
 
 def _e(x: Any) -> str:
@@ -69,7 +70,7 @@ def _metric_table(ev: Evaluation) -> str:
     for name in ev.metrics:
         d = ev.metric_dict(name)
         scalars = [(k, v) for k, v in d.items() if v is None or isinstance(v, (int, float, str, bool))]
-        primary = PRIMARY.get(name, "value")
+        primary = primary_field(name)
         shown = ", ".join(f"{k} = {format_value(d, k, primary) if k == primary else fmt(v)}" for k, v in scalars
                           if k not in ("ci_low", "ci_high"))
         cav = " ".join(caveats_for(ev, name))
@@ -119,7 +120,7 @@ def render(sections: list[Section], *, title: str) -> str:
         for name in ev.metrics:
             for c in caveats_for(ev, name):
                 cav.setdefault(f"{name}: {c}")
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{_e(title)}</h1>", "<h2>Summary</h2>", _table(headers, rows)]
@@ -131,6 +132,8 @@ def render(sections: list[Section], *, title: str) -> str:
         parts.extend(f"<p class='caveats'>{_e(n)}</p>" for n in s.notes)
         parts.extend(f"<details><summary>{_e(k)}</summary><pre>{_e(v)}</pre></details>" for k, v in s.details)
         parts.extend(_figure(f) for f in s.figures)
+        for caption, headers, rows in s.tables:
+            parts.append(f"<h3>{_e(caption)}</h3>" + _table(headers, rows))
         shown = list(range(len(s.evaluations))) if len(s.evaluations) <= 3 else [len(s.evaluations) - 1]
         if len(shown) < len(s.evaluations):
             parts.append("<p class='meta'>Every checkpoint is in the summary table and in report.json / "

@@ -1,17 +1,34 @@
-"""Matplotlib figures for reports. Each function returns a Figure (or None when it does not apply)."""
+"""Matplotlib figures for reports. Each function returns a Figure (or None when it does not apply).
+
+Figures are made with :func:`subplots`: a :class:`~matplotlib.figure.Figure` on its own Agg
+canvas, outside pyplot, so that importing or using ganeval never switches the process's
+matplotlib backend nor shows figures in a notebook.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+_SUBPLOT_KEYS = ("sharex", "sharey", "squeeze", "width_ratios", "height_ratios", "subplot_kw", "gridspec_kw")
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
+    """Like ``matplotlib.pyplot.subplots`` (same arguments), but a Figure on an Agg canvas that
+    pyplot does not manage: nothing global changes and nothing needs closing.
+
+    Returns:
+        ``(figure, axes)``: one Axes, or an array of them, as ``pyplot.subplots`` returns.
+    """
+    grid = {k: kwargs.pop(k) for k in _SUBPLOT_KEYS if k in kwargs}
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **grid)
 
 
 def image_grid(images: torch.Tensor, *, ncols: int | None = None, pad: int = 1) -> np.ndarray:
@@ -39,12 +56,12 @@ def show_grid(ax: Any, grid: np.ndarray) -> None:
 def samples_figure(samples: torch.Tensor, dataset: Any = None, *, title: str = "samples", max_images: int = 100) -> Figure:
     """A grid of images, 2-D samples over the data's density with its modes marked, or a 2-D PCA view."""
     if samples.ndim == 4:
-        fig, ax = plt.subplots(figsize=(6, 6), layout="tight")
+        fig, ax = subplots(figsize=(6, 6), layout="tight")
         show_grid(ax, image_grid(samples[:max_images]))
         ax.set_title(title)
         return fig
     x = samples.reshape(samples.shape[0], -1).double()
-    fig, ax = plt.subplots(figsize=(6, 6), layout="tight")
+    fig, ax = subplots(figsize=(6, 6), layout="tight")
     means = getattr(dataset, "means", None)
     if x.shape[1] == 2:
         if dataset is not None and hasattr(dataset, "log_prob"):
@@ -81,4 +98,3 @@ def samples_figure(samples: torch.Tensor, dataset: Any = None, *, title: str = "
 
 def save(fig: Figure, path: Any, dpi: int = 100) -> None:
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)

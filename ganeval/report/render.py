@@ -18,12 +18,7 @@ import sys
 import warnings
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..errors import GanevalError  # noqa: E402
+from ..errors import GanevalError
 
 DPI = 90
 MAX_WORKERS = 4
@@ -41,8 +36,16 @@ def render(fig: Any) -> bytes:
         fig.set_layout_engine("tight")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
-    plt.close(fig)
+    _close(fig)
     return buf.getvalue()
+
+
+def _close(fig: Any) -> None:
+    """Let pyplot forget a figure it manages (a caller's); ganeval's own figures
+    (:func:`ganeval.report.plots.subplots`) are not pyplot's and are freed with their last reference."""
+    plt = sys.modules.get("matplotlib.pyplot")  # never imported here: importing it picks a backend
+    if plt is not None and plt.fignum_exists(getattr(fig, "number", -1)):
+        plt.close(fig)
 
 
 def _render_pending(i: int) -> bytes:
@@ -78,7 +81,7 @@ def render_all(figs: list[Any]) -> list[bytes]:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
                     out = pool.map(_render_pending, range(len(figs)), chunksize=1)
             for f in figs:
-                plt.close(f)
+                _close(f)
             return out
         except OSError:  # no processes to be had (limits): draw them here instead
             pass

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..evaluate import Evaluation
 from . import plots
-from .summary import PRIMARY, _is_num, column_name, headline_fields
+from .summary import _is_num, column_name, headline_fields, primary_field
 
 MAX_PANELS = 6
 
@@ -33,7 +33,7 @@ def trajectory_figure(evaluations: list[Evaluation], title: str) -> tuple[Figure
             d = ev.metric_dict(name)
             for f in headline_fields(name, d):
                 if _is_num(d.get(f)) and not f.startswith("n_"):
-                    lo, hi = (d.get("ci_low"), d.get("ci_high")) if f == PRIMARY.get(name, "value") else (None, None)
+                    lo, hi = (d.get("ci_low"), d.get("ci_high")) if f == primary_field(name) else (None, None)
                     series.setdefault((name, f), []).append((x, float(d[f]), lo, hi))
     keys = [k for k, v in series.items() if len(v) >= 2][:9]
     if not keys:

@@ -1,32 +1,22 @@
 """Headline numbers, caveats and the summary table shared by the terminal, CSV and HTML views.
 
-Each metric shows a few *headline* fields (``HEADLINE``); a field named ``value`` is shown with its
-interval (``ci_low``/``ci_high``) or standard error (``stderr``) beside it. Metrics not listed
-show their first few numeric fields. Caveats (``CAVEATS``) are short warnings attached to the
-numbers they qualify: Parzen estimates in high dimension, FID's dependence on the sample count.
+Each metric shows the *headline* fields of its registration (:class:`ganeval.registry.MetricSpec`);
+its primary field (``value`` unless registered otherwise) is shown with its interval
+(``ci_low``/``ci_high``) or standard error (``stderr``) beside it. Metrics without headline fields
+show their first few numeric fields. Caveats are short warnings attached to the numbers they
+qualify (Parzen estimates in high dimension, FID's dependence on the sample count): the metric's
+registered ones, those added with :func:`register_caveat`, and the result's own warnings.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..evaluate import Evaluation
+from ..registry import METRICS, MetricSpec, load_scorers
+from ..results import fmt
 
-# Fields shown in the summary table for each metric ("value" carries its interval along).
-HEADLINE: dict[str, tuple[str, ...]] = {
-    "summary": ("std_ratio",),
-    "mode_coverage": ("modes_covered", "hq_fraction", "reverse_kl"),
-    "fid": ("value", "n_fake", "n_real"),
-    "kid": ("value",),
-    "parzen": ("log_likelihood", "sigma"),
-    "prdc": ("precision", "recall", "density", "coverage"),
-    "memorisation": ("copy_rate", "c_t", "distance_ratio"),
-    "class_coverage": ("classes_covered", "reverse_kl"),
-    "ndb": ("ndb", "ndb_fraction"),
-}
-# The field that carries the metric's interval / standard error (default "value").
-PRIMARY: dict[str, str] = {"parzen": "log_likelihood"}
 GENERIC_FIELDS = 3
 _INTERVAL = ("ci_low", "ci_high")
 _SE = ("stderr", "std_err", "se", "standard_error")
@@ -36,25 +26,22 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def fmt(v: Any) -> str:
-    """Format a scalar for tables: 4 significant digits, integers as they are, None as '-'."""
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return str(v)
-        return f"{v:.4g}"
-    return str(v)
+def _spec(name: str) -> MetricSpec | None:
+    load_scorers()
+    return METRICS.get(name)
+
+
+def primary_field(name: str) -> str:
+    """The field of metric ``name`` that carries its interval / standard error (``value`` unless registered)."""
+    spec = _spec(name)
+    return spec.primary if spec is not None else "value"
 
 
 def headline_fields(name: str, d: dict[str, Any]) -> list[str]:
     """The fields of metric ``name`` shown in summaries (those present in ``d``)."""
-    if name in HEADLINE:
-        return [f for f in HEADLINE[name] if f in d]
+    spec = _spec(name)
+    if spec is not None and spec.headline:
+        return [f for f in spec.headline if f in d]
     skip = set(_INTERVAL) | set(_SE)
     out = [k for k, v in d.items() if _is_num(v) and not k.startswith("n_") and k not in skip]
     return out[:GENERIC_FIELDS]
@@ -74,7 +61,7 @@ def format_value(d: dict[str, Any], field: str, primary: str = "value") -> str:
 
 
 def column_name(metric: str, field: str) -> str:
-    return metric if field == PRIMARY.get(metric, "value") else f"{metric}.{field}"
+    return metric if field == primary_field(metric) else f"{metric}.{field}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,7 +72,11 @@ CAVEATS: dict[str, list[Caveat]] = {}
 
 
 def register_caveat(metric: str) -> Callable[[Caveat], Caveat]:
-    """Register ``fn(metric_dict, evaluation) -> str | None``: a warning shown beside ``metric``."""
+    """Register ``fn(metric_dict, evaluation) -> str | None``: a warning shown beside ``metric``.
+
+    A metric's own caveats belong in its registration (``register_metric(..., caveats=...)``); this
+    adds caveats to a metric registered elsewhere.
+    """
 
     def deco(fn: Caveat) -> Caveat:
         CAVEATS.setdefault(metric, []).append(fn)
@@ -94,42 +85,15 @@ def register_caveat(metric: str) -> Callable[[Caveat], Caveat]:
     return deco
 
 
-def _dim(ev: Evaluation) -> int | None:
-    shape = ev.provenance.get("dataset", {}).get("shape")
-    return math.prod(shape) if shape else None
-
-
-@register_caveat("parzen")
-def _parzen_caveat(d: dict[str, Any], ev: Evaluation) -> str:
-    dim = d.get("dim") or _dim(ev)
-    where = f" (here D = {dim})" if dim else ""
-    return ("Parzen-window log-likelihood is unreliable beyond a few dimensions" + where +
-            ": it can rank a model below one that memorises, and needs impractically many samples "
-            "(Theis, van den Oord & Bethge, 2015, 'A note on the evaluation of generative models').")
-
-
-@register_caveat("fid")
-def _fid_caveat(d: dict[str, Any], ev: Evaluation) -> str:
-    n_fake, n_real = d.get("n_fake"), d.get("n_real")
-    feats = (ev.provenance.get("features") or {}).get("name")
-    return (f"FID is biased upward at finite N and depends on N (here {fmt(n_fake)} generated vs {fmt(n_real)} real"
-            + (f", {feats} features" if feats else "") +
-            "): compare values only at equal N and features (Chong & Forsyth, 2020).")
-
-
-@register_caveat("kid")
-def _kid_caveat(d: dict[str, Any], ev: Evaluation) -> str | None:
-    feats = (ev.provenance.get("features") or {}).get("name")
-    return f"KID values are comparable only with the same features ({feats})." if feats else None
-
-
 def caveats_for(ev: Evaluation, metric: str) -> list[str]:
     """The caveats for ``metric`` of ``ev``: registered ones plus the result's own ``caveat(s)``/``warning(s)``.
 
     (A result's ``notes``, e.g. round-off clamps, stay in its numbers, not among the caveats.)
     """
     d = ev.metric_dict(metric)
-    out = [c for fn in CAVEATS.get(metric, []) if (c := fn(d, ev))]
+    spec = _spec(metric)
+    fns: list[Any] = list(spec.caveats if spec is not None else ()) + CAVEATS.get(metric, [])
+    out = [c for fn in fns if (c := (fn if isinstance(fn, str) else fn(d, ev)))]
     for key in ("caveat", "caveats", "warning", "warnings"):
         v = d.get(key)
         if isinstance(v, str) and v:
@@ -173,7 +137,7 @@ def summary_table(evaluations: list[Evaluation], labels: list[str] | None = None
         row = [label, fmt(ev.provenance.get("checkpoint", {}).get("step")), fmt(ev.provenance.get("n_samples"))]
         for m, f in columns:
             d = ev.metric_dict(m) if m in ev.metrics else {}
-            row.append(format_value(d, f, PRIMARY.get(m, "value")) if f in d else "")
+            row.append(format_value(d, f, primary_field(m)) if f in d else "")
         rows.append(row)
     return headers, rows
 
@@ -181,7 +145,10 @@ def summary_table(evaluations: list[Evaluation], labels: list[str] | None = None
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
     """Align a table for the terminal (columns separated by two spaces, a rule under the header)."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
 
 

@@ -15,18 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from ..compare import Item, to_frame  # noqa: E402
-from ..errors import GanevalError  # noqa: E402
-from ..evaluate import Evaluation  # noqa: E402
-from ..results import dumps  # noqa: E402
-from . import html, plots, runs  # noqa: E402
-from .fig_diagnostics import run_figures  # noqa: E402
-from .figures import figures_for  # noqa: E402
-from .render import render_all  # noqa: E402
+from ..compare import Item, to_frame
+from ..errors import GanevalError
+from ..evaluate import Evaluation
+from ..results import dumps
+from . import html, plots, runs
+from .fig_diagnostics import run_figures
+from .figures import figures_for
+from .render import render_all
 
 REPORT_SCHEMA = "ganeval-report/1"
 
@@ -159,6 +155,10 @@ def _write(evaluations: list[Evaluation], groups: list[Group], items: list[Item]
             (out / f"{name}.png").write_bytes(png)
             files.append(f"{name}.png")
             sec.figures.append(html.Figure(f"{name}.png", png, caption))
+        from .fig_conditional import class_table  # per-class results of a conditional generator
+
+        if (table := class_table(g.evaluations[-1])) is not None:
+            sec.tables.append((f"{g.labels[-1]}: {table[0]}", table[1], table[2]))
         sections.append(sec)
     (out / "index.html").write_text(html.render(sections, title=title), encoding="utf-8")
     return files

@@ -28,7 +28,8 @@ class SampleSummary(Result):
     n_test: int
 
 
-@register_metric("summary", default=True, description="moments and range of the samples vs the test split")
+@register_metric("summary", default=True, description="moments and range of the samples vs the test split",
+                 headline=("std_ratio",))
 def _summary(ctx: Context) -> SampleSummary:
     x = ctx.samples.reshape(ctx.samples.shape[0], -1).double()
     t = ctx.dataset.test.reshape(ctx.dataset.test.shape[0], -1).double()

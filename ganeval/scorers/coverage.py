@@ -7,9 +7,11 @@ Options, from Python: ``evaluate(..., options={"ndb": {"bins": 50}})``:
   training split's class shares, the default for digits/MNIST; "uniform": the default for
   Stacked MNIST, as the protocol), ``batch_size`` (512).
 * ``ndb``: ``bins`` (100, lowered to a fifth of the smaller of samples/train when they are too
-  few), ``alpha`` (0.05), ``whiten`` (False), ``space`` ("data": pixels/vectors as they are, the
-  paper; "features": the evaluation's feature extractor), ``reference`` ("train", the paper, or
-  "val"/"test": a held-out split's shares).
+  few, said in the result's ``note``), ``alpha`` (0.05), ``z_threshold`` (None; replaces alpha),
+  ``whiten`` (False), ``n_init`` (10 k-means restarts), ``max_dims`` ("auto": a seeded sixth of
+  the dimensions above 1,000, as the original; "all"; or a number), ``space`` ("data":
+  pixels/vectors as they are, the paper; "features": the evaluation's feature extractor),
+  ``reference`` ("train", the paper, or "val"/"test": a held-out split's shares).
 """
 
 from __future__ import annotations
@@ -33,11 +35,17 @@ from ..metrics.coverage import (
     ndb_bins,
     stacked_coverage,
 )
-from ..registry import Context, register_metric
+from ..registry import Context, OptionSpec, register_metric
 
 
 @register_metric("mode_coverage", kinds=("mixture",), default=True,
-                 description="modes covered / high-quality fraction / reverse KL (PacGAN, VEEGAN)")
+                 description="modes covered / high-quality fraction / reverse KL (PacGAN, VEEGAN)",
+                 directions={"modes_covered": "higher", "hq_fraction": "higher", "reverse_kl": "lower",
+                             "js_divergence": "lower"},
+                 headline=("modes_covered", "hq_fraction", "reverse_kl"),
+                 options={"threshold": OptionSpec(float, None, "high-quality radius in stds (default 3 in 2-D)"),
+                          "min_count": OptionSpec(int, 1, "high-quality samples for a mode to count as covered")},
+                 citation="Lin et al. 2018 (PacGAN); Srivastava et al. 2017 (VEEGAN)")
 def _mode_coverage(ctx: Context) -> ModeCoverage:
     ds = ctx.dataset
     thr = ctx.option("mode_coverage", "threshold", None)
@@ -50,13 +58,12 @@ def _mode_coverage(ctx: Context) -> ModeCoverage:
 
 def _digit_task(ds: Any) -> tuple[str, bool]:
     """(classifier name, stacked?) for a digit dataset; GanevalError for other images."""
+    from ..features.digits_cnn import digit_task
+
+    task = digit_task(ds)
+    if task is not None:
+        return task
     shape = tuple(ds.sample_shape)
-    if ds.name == "digits" or shape == (1, 8, 8):
-        return "digits", False
-    if ds.name == "stacked-mnist" or (shape == (3, 28, 28) and ds.n_classes == 1000):
-        return "mnist", True
-    if ds.name == "mnist" or shape == (1, 28, 28):
-        return "mnist", False
     raise GanevalError(f"class_coverage needs digit data (digits, mnist or stacked-mnist) to classify, but "
                        f"{ds.name!r} has images of shape {shape}; use ndb or prdc for other images.")
 
@@ -73,7 +80,15 @@ def _classifier(name: str, device: torch.device) -> Any:
 
 
 @register_metric("class_coverage", kinds=("images",),
-                 description="digit classes (Stacked MNIST: 1000 triples) covered and KL, via the shipped classifier")
+                 description="digit classes (Stacked MNIST: 1000 triples) covered and KL, via the shipped classifier",
+                 directions={"classes_covered": "higher", "reverse_kl": "lower", "js_divergence": "lower"},
+                 headline=("classes_covered", "reverse_kl"),
+                 options={"confidence": OptionSpec(float, 0.9, "classifier confidence for the confident fraction"),
+                          "min_count": OptionSpec(int, 1, "samples for a class to count as covered"),
+                          "reference": OptionSpec(str, None, "class shares compared with: 'data' (training split; "
+                                                  "digits/MNIST default) or 'uniform' (Stacked MNIST default)"),
+                          "batch_size": OptionSpec(int, 512, "rows per classifier pass")},
+                 citation="Metz et al. 2017 (Stacked MNIST); Srivastava et al. 2017 (VEEGAN)")
 def _class_coverage(ctx: Context) -> ClassCoverage:
     ds = ctx.dataset
     name, stacked = _digit_task(ds)
@@ -117,7 +132,21 @@ def _bins_for(key: tuple[Any, ...], owner: Any, build: Any) -> NDBBins:
 
 
 @register_metric("ndb", kinds=("mixture", "images", "vectors"),
-                 description="number of statistically different k-means bins and JS (Richardson & Weiss 2018)")
+                 description="number of statistically different k-means bins and JS (Richardson & Weiss 2018)",
+                 directions={"ndb": "lower", "ndb_fraction": "lower", "js_divergence": "lower"},
+                 headline=("ndb", "ndb_fraction"),
+                 options={"bins": OptionSpec(int, None, "k-means bins (default 100, fewer for small data)"),
+                          "alpha": OptionSpec(float, 0.05, "significance level of each bin's test"),
+                          "whiten": OptionSpec(bool, False, "whiten the data before k-means"),
+                          "space": OptionSpec(str, "data", "'data' (pixels / vectors) or 'features'"),
+                          "reference": OptionSpec(str, "train", "split whose bin shares are compared: train, val "
+                                                  "or test"),
+                          "z_threshold": OptionSpec(float, None, "a bin differs when |z| exceeds this (replaces "
+                                                    "alpha; the original's option)"),
+                          "n_init": OptionSpec(int, 10, "k-means restarts"),
+                          "max_dims": OptionSpec((int, str), "auto", "dimensions binned on: 'auto' (a seeded sixth "
+                                                 "above 1,000 dimensions, as the original), 'all', or a number")},
+                 citation="Richardson & Weiss, On GANs and GMMs, NeurIPS 2018")
 def _ndb(ctx: Context) -> NDBResult:
     ds = ctx.dataset
     opt = lambda key, default: ctx.option("ndb", key, default)  # noqa: E731
@@ -137,15 +166,28 @@ def _ndb(ctx: Context) -> NDBResult:
         ref = ds.split(ref_split) if ref_split != "train" else None
         space_key = ("data",)
         train_rows = lambda: ds.train  # noqa: E731
-    bins = opt("bins", None)
+    bins, note = opt("bins", None), None
     if bins is None:
-        # The paper's K = 100, fewer where the data are too small for 5 rows per bin.
+        # The paper's K = 100, fewer where the data are too small for 5 rows per bin (recorded in `note`).
         n_train = ds.train.shape[0]
         rows = min(fake.shape[0], n_train, ref.shape[0] if ref is not None else n_train)
         bins = max(2, min(100, rows // NDB_MIN_PER_BIN))
+        if bins < 100:
+            note = (f"bins lowered from the paper's 100 to {bins} so that each holds {NDB_MIN_PER_BIN} rows on "
+                    f"average ({rows} rows in the smallest set); set the bins option to choose")
     bins, whiten, seed = int(bins), bool(opt("whiten", False)), int(ctx.seed)
-    key = (id(ds), ds.name, space_key, bins, whiten, seed)
-    b = _bins_for(key, ds, lambda: ndb_bins(train_rows(), bins=bins, seed=seed, whiten=whiten))
-    res = ndb(fake, b, alpha=float(opt("alpha", 0.05)), reference=ref, device=ctx.device)
+    n_init, max_dims = int(opt("n_init", 10)), opt("max_dims", "auto")
+    if max_dims == "all":
+        max_dims = None
+    elif not (max_dims == "auto" or isinstance(max_dims, int)):
+        raise GanevalError(f"ndb option `max_dims` must be 'auto', 'all' or a number of dimensions, got {max_dims!r}.")
+    key = (id(ds), ds.name, space_key, bins, whiten, seed, n_init, max_dims)
+    b = _bins_for(key, ds, lambda: ndb_bins(train_rows(), bins=bins, seed=seed, whiten=whiten, n_init=n_init,
+                                            max_dims=max_dims))
+    z_thr = opt("z_threshold", None)
+    res = ndb(fake, b, alpha=float(opt("alpha", 0.05)), z_threshold=None if z_thr is None else float(z_thr),
+              reference=ref, device=ctx.device)
+    if note:
+        res = dataclasses.replace(res, note=note)
     ctx.artifacts["ndb"] = {"assignment": torch.as_tensor(res.assignment)}
     return res
