@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parsers(sub)  # compare, plan, sensitivity
     from .cli_checkpoints import add_parser as add_checkpoint_parsers
     add_checkpoint_parsers(sub)  # wrap, inspect
+    from .cli_stats import add_parser as add_stats_parser
+    add_stats_parser(sub)  # stats
     return parser
 
 

@@ -323,9 +323,12 @@ def _cifar10(seed: int, root: str | os.PathLike[str] | None = None, download: bo
         ) from exc
     x = np.concatenate([tr.data, te.data]).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     y = np.concatenate([np.asarray(tr.targets), np.asarray(te.targets)])
-    parts = [np.arange(0, 45_000), np.arange(45_000, 50_000), np.arange(50_000, 60_000)]
-    return _images_dataset("cifar10", x, y, parts, seed, [f"CIFAR-10 from {target}: train = first 45,000 "
-                                                          "training images, val = last 5,000, test = the test set."])
+    n_tr, n_te = len(tr.data), len(te.data)
+    n_val = n_tr // 10  # 45,000 / 5,000 for CIFAR-10; train+val is the 50,000 training images
+    parts = [np.arange(0, n_tr - n_val), np.arange(n_tr - n_val, n_tr), np.arange(n_tr, n_tr + n_te)]
+    return _images_dataset("cifar10", x, y, parts, seed, [f"CIFAR-10 from {target}: train = first {n_tr - n_val:,} "
+                                                          f"training images, val = last {n_val:,}, test = the test "
+                                                          "set; train+val = all training images."])
 
 
 def _from_npz(path: Path, seed: int) -> Dataset:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import GanevalError
 from ..metrics.cmmd import SIGMA, CMMDResult, cmmd
+from ..metrics.frechet import FeatureStats, frechet_distance
 from ..metrics.inception_score import DEFAULT_SEED, DEFAULT_SPLITS, ISResult, inception_score
 from ..registry import Context, OptionSpec, register_metric
 from ..results import fmt
@@ -31,6 +32,39 @@ IS_CAVEAT = ("Inception Score ignores the reference data and depends on the exac
 
 def _is_caveat(d: dict[str, Any], ev: Any) -> str:
     return f"IS on N = {fmt(d.get('n_fake'))} samples, {fmt(d.get('splits'))} splits. " + IS_CAVEAT
+
+
+def fid_from_statistics(ctx: Context, ref: str) -> Any:
+    """FID from running statistics: a streamed evaluation's, and/or a reference statistics file.
+
+    ``ref`` is a split name or an ``.npz`` path (:mod:`ganeval.features.stats_files` checks that
+    the file was made with the run's extractor, layer, weights and resize mode). No bootstrap
+    interval and no FID_inf: both need the feature vectors.
+
+    Raises:
+        GanevalError: a statistics file that does not fit the run (the reason named).
+    """
+    from .frechet import FIDScore
+
+    ext = ctx.extractor()
+    notes: list[str] = []
+    stream = getattr(ctx, "stream", None)
+    if stream is not None:
+        fake = stream.stats[ctx.feature_name]
+        notes.append(f"streamed: statistics of all {fake.n} samples accumulated in float64")
+    else:
+        fake = FeatureStats.of(ctx.features_of("fake"), "fake features")
+    if ref.endswith(".npz"):
+        from ..features.stats_files import read_reference
+
+        mu, sigma, n_real, more = read_reference(ref, ext, ext.default_layer)
+        notes += more
+    else:
+        real = FeatureStats.of(ctx.features_of(ref), "real features")
+        mu, sigma, n_real = real.mu, real.sigma, real.n
+    value = frechet_distance(mu, sigma, fake.mu, fake.sigma)
+    return FIDScore(value=value, n_fake=int(fake.n), n_real=int(n_real), dim=int(mu.shape[0]), notes=tuple(notes),
+                    reference=ref, features=ctx.feature_name)
 
 
 @register_metric("is", kinds=("images",), description="Inception Score, torch-fidelity's definition "
