@@ -208,6 +208,14 @@ def test_cli_mixed_report_side_by_side(tmp_path: Path, capsys: pytest.CaptureFix
     pngs = {p.name for p in out.glob("*.png")}
     assert any("conditional_accuracy" in p for p in pngs) and any("intra_fid" in p for p in pngs)
     assert any("samples_by_class" in p for p in pngs)
+    # naming the conditional metrics (and --labels) in a mixed report: the unconditional row leaves them empty
+    assert main(["report", str(cond), str(unc), "--data", "digits", "--n-samples", "100", "--device", "cpu",
+                 "--metrics", "fid,conditional_accuracy", "--labels", "2", "--out", str(tmp_path / "r2"),
+                 "--json"]) == 0
+    e_cond, e_unc = json.loads(capsys.readouterr().out)["evaluations"]
+    assert e_cond["metrics"]["conditional_accuracy"]["asked"][2] == 100 and e_cond["provenance"]["labels"] == 2
+    assert set(e_unc["metrics"]) == {"fid"} and e_unc["provenance"]["labels"] is None
+    assert "conditional_accuracy not computed: the generator is not class-conditional" in e_unc["provenance"]["notes"]
     # --num-classes on a bare TorchScript file; --labels 3 asks every sample for class 3
     assert main(["report", str(bare), "--data", "digits", "--num-classes", "10", "--labels", "3", "--n-samples",
                  "40", "--metrics", "conditional_accuracy", "--device", "cpu", "--out", str(tmp_path / "r3"),
