@@ -89,6 +89,9 @@ def evaluate_items(items: list[Item], data: str | Path | Dataset, *, data_root: 
         GanevalError: any evaluation's error, prefixed by nothing (it already names the file).
     """
     dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, download=download)
+    # Several checkpoints may mix conditional and unconditional generators: conditional metrics (and
+    # --labels) apply to the conditional ones, the others' rows leave them empty.
+    kwargs.setdefault("only_applicable", len(items) > 1)
     return [evaluate(it.source, dataset, **kwargs)
             for it in progress(items, desc="checkpoints", total=len(items), unit="ckpt")]
 
