@@ -16,6 +16,21 @@ from .errors import GanevalError
 from .options import LoadOptions
 
 
+def add_load_flags(p: argparse.ArgumentParser, *, range_check: bool = True) -> None:
+    """The flags that say how a checkpoint is loaded: trust, latent spec, factory, output range.
+
+    Every command that loads generators takes them (``report``, ``gate``, ``diagnose``, ...), so a
+    checkpoint reads the same way everywhere; :func:`load_options` collects them.
+    """
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow loading pickled modules / factories outside the allow-list (runs their code)")
+    p.add_argument("--latent-dim", type=int, default=None, help="latent size when the checkpoint does not say")
+    p.add_argument("--latent-dist", choices=["normal", "uniform"], default=None, help="latent distribution")
+    from .cli_checkpoints import add_generator_flags
+
+    add_generator_flags(p, range_check=range_check)  # --factory ..., --output-range, --latent-range, --no-range-check
+
+
 def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
     """The flags that say what to evaluate and how: data, features, sampling, loading.
 
@@ -39,13 +54,13 @@ def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--batch-size", type=int, default=1024, help="sampling batch size")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow loading pickled modules / factories outside the allow-list (runs their code)")
-    p.add_argument("--latent-dim", type=int, default=None, help="latent size when the checkpoint does not say")
-    p.add_argument("--latent-dist", choices=["normal", "uniform"], default=None, help="latent distribution")
-    from .cli_checkpoints import add_generator_flags
+    add_load_flags(p)
+    from .cli_conditional import add_conditional_flags
 
-    add_generator_flags(p)  # --factory ..., --output-range, --latent-range, --no-range-check
+    add_conditional_flags(p)  # --num-classes, --label-input, --labels, --classifier
+    from .cli_images import add_image_flags
+
+    add_image_flags(p, gate=gate)  # --resize, --dinov2-weights, --clip-weights, --stream, --reference
     if not gate:
         p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                        help="a metric option, e.g. parzen.refine=4 or ndb.bins=50 (repeatable; values parsed as JSON)")
@@ -87,8 +102,11 @@ def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
 
 def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`ganeval.evaluate` that the common flags set."""
+    from .cli_images import image_eval_kwargs
+
+    options = parse_options(getattr(args, "option", []))
     return dict(metrics=args.metrics, features=args.features, n_samples=args.n_samples, seed=args.seed,
-                options=parse_options(getattr(args, "option", [])), **load_kwargs(args))
+                options=options, **image_eval_kwargs(args, options), **load_kwargs(args))
 
 
-__all__ = ["add_eval_flags", "eval_kwargs", "load_kwargs", "load_options", "parse_options"]
+__all__ = ["add_eval_flags", "add_load_flags", "eval_kwargs", "load_kwargs", "load_options", "parse_options"]

@@ -35,6 +35,9 @@ class LoadOptions:
         output_range: the generator's output range ``(lo, hi)`` or ``"lo,hi"``, mapped onto [0, 1];
             latent_range: a uniform latent's bounds (:mod:`ganeval.output_range`).
         range_check: check the samples' range against the image data's before scoring.
+        num_classes, label_input: a class-conditional generator's spec (``G(z, y)``), over the file's;
+            labels: one class asked of every sample (None: balanced); classifier: a TorchScript
+            classifier for ``conditional_accuracy`` (:mod:`ganeval.conditional`).
     """
 
     trust: bool = False
@@ -54,11 +57,15 @@ class LoadOptions:
     output_range: str | tuple[float, float] | None = None
     latent_range: str | tuple[float, float] | None = None
     range_check: bool = True
+    num_classes: int | None = None
+    label_input: str | None = None
+    labels: int | None = None
+    classifier: str | None = None
 
     # Fields passed to load_generator (same keyword) and to load_dataset (field -> keyword).
     GENERATOR_FIELDS: ClassVar[tuple[str, ...]] = ("trust", "latent_dim", "latent_dist", "factory", "factory_kwargs",
                                                    "factory_path", "state_dict_key", "strip_prefix", "output_range",
-                                                   "latent_range")
+                                                   "latent_range", "num_classes", "label_input")
     DATASET_FIELDS: ClassVar[dict[str, str]] = {"data_root": "root", "download": "download"}
     # CLI ``dest`` names that differ from the field's name.
     ARG_NAMES: ClassVar[dict[str, str]] = {"trust": "trust_checkpoint"}

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from ..errors import GanevalError
+from ..features.digits_cnn import digit_task
 from ..metrics.conditional import ConditionalAccuracy, IntraFIDResult, conditional_accuracy, intra_fid
 from ..registry import Context, OptionSpec, register_metric
 
@@ -37,13 +38,6 @@ def _sample_labels(ctx: Context, metric: str) -> torch.Tensor:
         raise GanevalError(f"Metric {metric!r} needs a class-conditional generator (forward(z, y)); this one is "
                            "unconditional: pass --num-classes K if it takes labels, or drop the metric.")
     return y
-
-
-def _digit_classifier(ds: Any) -> tuple[str, bool] | None:
-    """(shipped classifier, per channel?) for digit data, None for other data."""
-    from ..features.digits_cnn import digit_task
-
-    return digit_task(ds)
 
 
 def check_conditional(names: list[str], conditional: Any, dataset: Any, options: dict[str, dict[str, Any]],
@@ -76,7 +70,7 @@ def check_conditional(names: list[str], conditional: Any, dataset: Any, options:
         raise GanevalError(f"{source}: the generator has {k} classes but {dataset.name!r} has {kd}: pass the "
                            f"--num-classes it was trained with and the data it was trained on (--data).")
     if ("conditional_accuracy" in wanted and not options.get("conditional_accuracy", {}).get("classifier")
-            and _digit_classifier(dataset) is None):
+            and digit_task(dataset) is None):
         raise GanevalError(f"{source}: conditional_accuracy on {dataset.name!r} needs a classifier of its {kd} "
                            "classes: pass --classifier PATH (a TorchScript file mapping images to logits), or "
                            "drop conditional_accuracy from --metrics.")
@@ -98,7 +92,7 @@ def conditional_defaults(conditional: Any, dataset: Any, options: dict[str, dict
                            "it was trained with and the data it was trained on (--data), or name --metrics without "
                            "intra_fid / conditional_accuracy to score it unconditionally.")
     out = ["intra_fid"]
-    if options.get("conditional_accuracy", {}).get("classifier") or _digit_classifier(dataset) is not None:
+    if options.get("conditional_accuracy", {}).get("classifier") or digit_task(dataset) is not None:
         out.append("conditional_accuracy")
     return out
 
@@ -139,7 +133,7 @@ def _predict(ctx: Context, bs: int) -> tuple[torch.Tensor, int, dict[str, Any]]:
         clf.batch_size = bs
         logits = clf.logits(x)
         return logits.argmax(1), int(logits.shape[1]), clf.provenance()
-    which = _digit_classifier(ctx.dataset)
+    which = digit_task(ctx.dataset)
     if which is None:
         raise GanevalError(f"conditional_accuracy on {ctx.dataset.name!r} needs a classifier of its classes: pass "
                            "--classifier PATH (a TorchScript file mapping images to logits).")
