@@ -118,6 +118,8 @@ class Generator:
         sha256: hash of the file's bytes.
         meta: free-form metadata from the file.
         discriminator: the raw discriminator entry of a ganeval checkpoint, if any.
+        conditional: the label spec of a class-conditional generator, called as ``G(z, y)``
+            (None: called as ``G(z)``); see :mod:`ganeval.conditional`.
     """
 
     path: str | None
@@ -132,6 +134,7 @@ class Generator:
     meta: dict[str, Any] = field(default_factory=dict)
     discriminator: dict[str, Any] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    conditional: ConditionalSpec | None = None
 
     @property
     def name(self) -> str:
@@ -141,23 +144,39 @@ class Generator:
     def is_fixed(self) -> bool:
         return self.samples is not None
 
-    def sample(self, n: int, *, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
-        """Draw ``n`` samples, deterministic for a given seed and device.
+    def sample(self, n: int, *, seed: int = 0, batch_size: int = 1024, labels: Any = None) -> torch.Tensor:
+        """Draw ``n`` samples (:meth:`sample_with_labels` without the labels)."""
+        return self.sample_with_labels(n, seed=seed, batch_size=batch_size, labels=labels)[0]
+
+    def sample_with_labels(self, n: int, *, seed: int = 0, batch_size: int = 1024,
+                           labels: Any = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Draw ``n`` samples and the class labels they were asked for, deterministic for a given seed and device.
+
+        A conditional generator is called as ``G(z, y)`` with labels from
+        :func:`ganeval.conditional.draw_labels`: balanced and seeded (``labels=None``), one class
+        (``labels=c``) or the given (n,) array; like the latents they do not depend on ``batch_size``.
 
         Latent vectors are drawn on the CPU from private generators seeded from ``seed``
         (:meth:`LatentSpec.rows`), so the result does not depend on ``batch_size``. Fixed samples return a seeded
         subset (all of them, in file order, when ``n`` equals their count).
 
         Returns:
-            (n, ...) float32 tensor on the CPU.
+            ``(samples, labels)``: (n, ...) float32 on the CPU, and (n,) int64 labels (None for an
+            unconditional generator).
 
         Raises:
-            GanevalError: n < 1, more samples asked than a fixed set holds, or the network's
-                output contains NaN/Inf or changes shape between batches.
+            GanevalError: n < 1, more samples asked than a fixed set holds, the network's
+                output contains NaN/Inf or changes shape between batches, labels for an
+                unconditional generator or out of range.
         """
         if int(n) < 1:
             raise GanevalError(f"Number of samples must be >= 1, got {n}.")
         n = int(n)
+        if labels is not None and self.conditional is None:
+            raise GanevalError(f"{self.name}: labels were asked for, but it is not a class-conditional generator: "
+                               "drop --labels, or pass --num-classes K if its forward is forward(z, y).")
+        y = None if self.conditional is None else draw_labels(n, self.conditional, seed=seed, labels=labels,
+                                                              where=self.name)
         if self.samples is not None:
             total = self.samples.shape[0]
             if n > total:
@@ -166,9 +185,9 @@ class Generator:
                     f"use --n-samples {total} or fewer."
                 )
             if n == total:
-                return self.samples.clone()
+                return self.samples.clone(), None
             idx = torch.randperm(total, generator=torch_generator(seed))[:n]
-            return self.samples[idx].clone()
+            return self.samples[idx].clone(), None
         assert self.module is not None and self.latent is not None  # guaranteed by construction
         batch_size = max(1, int(batch_size))
         out: list[torch.Tensor] = []
@@ -178,7 +197,8 @@ class Generator:
         with torch.no_grad():
             for start in progress(batches, desc=f"sampling {self.name}", total=len(batches), unit="batch"):
                 z = self.latent.rows(seed, start, min(start + batch_size, n)).to(self.device)
-                x = self.module(z)
+                x = call_generator(self.module, z, None if y is None else y[start:start + batch_size],
+                                   self.conditional, self.name)
                 if isinstance(x, (tuple, list)):
                     x = x[0]
                 if not isinstance(x, torch.Tensor):
@@ -201,7 +221,7 @@ class Generator:
         if self.output_range is not None:
             lo, hi = self.output_range
             samples = (samples - lo) / (hi - lo)
-        return samples
+        return samples, y
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,12 +235,14 @@ def save_generator(path: str | os.PathLike[str], module: nn.Module, *, factory: 
                    discriminator: nn.Module | None = None, discriminator_factory: str | None = None,
                    discriminator_kwargs: dict[str, Any] | None = None,
                    output_range: tuple[float, float] | None = None,
-                   meta: dict[str, Any] | None = None) -> Path:
+                   meta: dict[str, Any] | None = None, conditional: Any = None) -> Path:
     """Write a generator (and optionally its discriminator) in the ganeval format.
 
     The file is written to a temporary name and renamed into place, so a crash never leaves a
     truncated checkpoint. ``factory`` is ``"package.module:callable"``; ``factory(**factory_kwargs)``
-    must rebuild the module whose ``state_dict`` is stored.
+    must rebuild the module whose ``state_dict`` is stored. ``conditional`` (``{"num_classes": K,
+    "label_input": "index" | "onehot"}`` or a :class:`~ganeval.conditional.ConditionalSpec`) marks a
+    class-conditional generator, called as ``G(z, y)``.
 
     Raises:
         GanevalError: the factory string is malformed, or a value in ``meta`` / the kwargs
@@ -230,6 +252,7 @@ def save_generator(path: str | os.PathLike[str], module: nn.Module, *, factory: 
         if f is not None and not re.fullmatch(r"[\w.]+:[\w.]+", f):
             raise GanevalError(f"`{fname}` must look like 'package.module:callable', got {f!r}.")
     latent = LatentSpec(int(latent_dim), latent_dist, float(latent_low), float(latent_high))
+    cond = conditional_spec(conditional, where="save_generator(conditional=...)")
     payload: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -242,6 +265,7 @@ def save_generator(path: str | os.PathLike[str], module: nn.Module, *, factory: 
         "output_range": None if output_range is None else [float(output_range[0]), float(output_range[1])],
         "discriminator": None,
         "meta": dict(meta or {}),
+        "conditional": None if cond is None else cond.to_dict(),
     }
     if discriminator is not None:
         if discriminator_factory is None:
@@ -293,8 +317,10 @@ def _import_factory(spec: str, *, trust: bool, path: Path) -> Callable[..., nn.M
         obj: Any = importlib.import_module(module_name)
         for part in attr.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise GanevalError(f"{path}: cannot import factory {spec!r} ({exc}); install the package that defines it.") from exc
+    except Exception as exc:  # importing runs the module's code: any error there means "cannot import"
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise GanevalError(f"{path}: cannot import factory {spec!r} ({why}); install the package that defines it "
+                           "(or, with --trust-checkpoint, pass --factory-path DIR: the folder holding its module).") from exc
     if not callable(obj):
         raise GanevalError(f"{path}: factory {spec!r} is not callable.")
     return obj
@@ -439,7 +465,11 @@ def list_checkpoints(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device: str | torch.device = "auto",
-                   latent_dim: int | None = None, latent_dist: str | None = None) -> Generator:
+                   latent_dim: int | None = None, latent_dist: str | None = None,
+                   num_classes: int | None = None, label_input: str | None = None,
+                   factory: str | None = None, factory_kwargs: str | dict[str, Any] | None = None,
+                   factory_path: str | os.PathLike[str] | None = None, state_dict_key: str | None = None,
+                   strip_prefix: str | None = None, output_range: Any = None, latent_range: Any = None) -> Generator:
     """Load a generator or fixed samples from ``path`` (any format of the module docstring).
 
     Args:
@@ -448,11 +478,38 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
         device: "auto", "cpu", "cuda" or a torch.device; the network is moved there.
         latent_dim: latent size, overriding the file (needed for bare TorchScript / export).
         latent_dist: "normal" or "uniform", overriding the file.
+        num_classes, label_input: a class-conditional generator's spec (``G(z, y)``), overriding
+            the file's (CLI ``--num-classes K --label-input index|onehot``).
+        factory: ``"pkg.module:callable"`` (or a ``ganeval.generators`` entry point's name) that
+            builds the network for a file holding a state dict (bare or in a container); see
+            :mod:`ganeval.state_dicts`. Outside the allow-list it needs ``trust``.
+        factory_kwargs: the factory's keyword arguments (a dict or a JSON object string).
+        factory_path: folder put on the import path while a trusted factory is imported
+            (default: the current folder).
+        state_dict_key, strip_prefix: which container entry holds the weights, and the key
+            prefix to strip (found automatically for the usual containers and prefixes).
+        output_range: ``(lo, hi)`` or ``"lo,hi"``: the network's output range, mapped onto
+            [0, 1] (overrides the file's); latent_range: a uniform latent's bounds.
 
     Raises:
         GanevalError: missing, truncated or corrupt file; unknown format; a pickle without
-            ``trust``; a factory outside the allow-list; weights that do not fit.
+            ``trust``; a factory outside the allow-list; weights that do not fit; a conditional
+            spec for fixed samples.
     """
+    from .state_dicts import import_path
+
+    sd_opts = dict(factory=factory, factory_kwargs=factory_kwargs, factory_path=factory_path,
+                   state_dict_key=state_dict_key, strip_prefix=strip_prefix)
+    if output_range is not None or latent_range is not None:  # the caller's ranges over the file's
+        from .output_range import with_ranges
+
+        gen = load_generator(path, trust=trust, device=device, latent_dim=latent_dim, latent_dist=latent_dist,
+                             num_classes=num_classes, label_input=label_input, **sd_opts)
+        return with_ranges(gen, output_range, latent_range)
+    if num_classes is not None or label_input is not None:
+        gen = load_generator(path, trust=trust, device=device, latent_dim=latent_dim, latent_dist=latent_dist,
+                             **sd_opts)
+        return with_conditional(gen, num_classes, label_input)
     path = Path(path)
     dev = resolve_device(device)
     if not path.exists():
@@ -463,7 +520,7 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
             return Generator(path=str(path), kind="samples", samples=_load_image_folder(path, images),
                              sha256=sha256_file(path))
         return load_generator(list_checkpoints(path)[-1], trust=trust, device=dev,
-                              latent_dim=latent_dim, latent_dist=latent_dist)
+                              latent_dim=latent_dim, latent_dist=latent_dist, **sd_opts)
     if path.stat().st_size == 0:
         raise GanevalError(f"{path}: the file is empty; re-save it.")
     digest = sha256_file(path)
@@ -474,10 +531,13 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
     if not _is_zip(path):
         with open(path, "rb") as fh:
             head = fh.read(2)
+        if head[:1] == b"\x80" and factory is not None:  # old torch.save files: the safe loader reads them
+            return _from_state_dict(path, dev, trust, latent_dim, latent_dist, digest, **sd_opts)
         if head[:1] == b"\x80":  # a legacy (non-zip) pickle: refuse to unpickle anything untrusted
             if not trust:
                 raise GanevalError(f"{path}: a legacy pickle file, which runs code when loaded; {TRUST_HINT}.")
-            return _load_pickle(path, dev, latent_dim, latent_dist, digest)
+            with import_path(factory_path or "."):  # the pickled module's classes beside the file import
+                return _load_pickle(path, dev, latent_dim, latent_dist, digest)
         raise GanevalError(f"{path}: not a PyTorch checkpoint, TorchScript, .pt2, .npy/.npz or image folder "
                            "(or it is truncated); check the file.")
     names = _zip_names(path)
@@ -486,6 +546,8 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
     if any(n.endswith("archive_format") or "/serialized_exported_program" in n or n.endswith(".json") and "models/" in n
            for n in names):
         return _load_export(path, dev, latent_dim, latent_dist, digest)
+    if factory is not None:  # a state dict (bare or in a container) plus the caller's factory
+        return _from_state_dict(path, dev, trust, latent_dim, latent_dist, digest, **sd_opts)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -541,12 +603,13 @@ def _from_payload(obj: dict[str, Any], path: Path, dev: torch.device, trust: boo
     rng = obj.get("output_range")
     return Generator(path=str(path), kind="ganeval", module=module, latent=latent, step=obj.get("step"),
                      data=obj.get("data"), output_range=tuple(rng) if rng else None, sha256=digest,
-                     meta=dict(obj.get("meta") or {}), discriminator=obj.get("discriminator"), device=dev)
+                     meta=dict(obj.get("meta") or {}), discriminator=obj.get("discriminator"), device=dev,
+                     conditional=conditional_spec(obj.get("conditional"), where=f"{path}: conditional"))
 
 
 def _load_torchscript(path: Path, dev: torch.device, latent_dim: int | None, latent_dist: str | None,
                       digest: str) -> Generator:
-    extra = {"latent.json": ""}
+    extra = {"latent.json": "", COND_FILE: ""}
     try:
         with warnings.catch_warnings():  # TorchScript is deprecated upstream but users still ship it
             warnings.simplefilter("ignore", FutureWarning)
@@ -557,12 +620,12 @@ def _load_torchscript(path: Path, dev: torch.device, latent_dim: int | None, lat
     attr_dim = getattr(module, "latent_dim", None)
     latent = _latent_from(module if attr_dim is not None else None, latent_dim, latent_dist, spec, path)
     return Generator(path=str(path), kind="torchscript", module=module, latent=latent, sha256=digest, device=dev,
-                     meta={"extra": spec})
+                     meta={"extra": spec}, conditional=spec_from_extra(extra[COND_FILE], str(path)))
 
 
 def _load_export(path: Path, dev: torch.device, latent_dim: int | None, latent_dist: str | None,
                  digest: str) -> Generator:
-    extra = {"latent.json": ""}
+    extra = {"latent.json": "", COND_FILE: ""}
     try:
         program = torch.export.load(str(path), extra_files=extra)
     except Exception as exc:  # torch.export raises many types for a bad archive
@@ -578,7 +641,7 @@ def _load_export(path: Path, dev: torch.device, latent_dim: int | None, latent_d
     latent = _latent_from(None, latent_dim, latent_dist, spec, path)
     module = module.to(dev)
     return Generator(path=str(path), kind="export", module=module, latent=latent, sha256=digest, device=dev,
-                     meta={"extra": spec})
+                     meta={"extra": spec}, conditional=spec_from_extra(extra[COND_FILE], str(path)))
 
 
 def _load_pickle(path: Path, dev: torch.device, latent_dim: int | None, latent_dist: str | None,
@@ -597,12 +660,31 @@ def _load_pickle(path: Path, dev: torch.device, latent_dim: int | None, latent_d
 
 def generator_from_module(module: nn.Module, *, latent_dim: int | None = None, latent_dist: str = "normal",
                           device: str | torch.device = "auto", output_range: tuple[float, float] | None = None,
-                          name: str | None = None) -> Generator:
-    """Wrap an in-memory module (notebooks, trainers) as a :class:`Generator`."""
+                          name: str | None = None, conditional: Any = None) -> Generator:
+    """Wrap an in-memory module (notebooks, trainers) as a :class:`Generator`.
+
+    ``conditional`` (``{"num_classes": K, "label_input": ...}``, a spec, or K) marks a module called as ``G(z, y)``.
+    """
     dev = resolve_device(device)
     latent = _latent_from(module, latent_dim, latent_dist, {}, Path(name or "<module>"))
     return Generator(path=name, kind="module", module=module.to(dev).eval(), latent=latent,
-                     output_range=output_range, device=dev)
+                     output_range=output_range, device=dev,
+                     conditional=conditional_spec(conditional, where=f"{name or '<module>'}: conditional"))
+
+
+def with_conditional(gen: Generator, num_classes: int | None, label_input: str | None) -> Generator:
+    """``gen`` with the caller's conditional spec over its file's (the CLI's ``--num-classes``).
+
+    Raises:
+        GanevalError: a spec for fixed samples, or ``label_input`` without a number of classes.
+    """
+    import dataclasses
+
+    if gen.is_fixed:
+        raise GanevalError(f"{gen.name}: fixed samples carry no labels, so --num-classes / --label-input do not "
+                           "apply; drop them (or score the generator that made them).")
+    return dataclasses.replace(gen, conditional=resolve_conditional(gen.conditional, num_classes, label_input,
+                                                                    gen.name))
 
 
 def generator_from_samples(samples: Any, *, name: str | None = None) -> Generator:
@@ -672,27 +754,37 @@ def load_run(path: str | os.PathLike[str]) -> Run:
 
 
 def write_torchscript(module: nn.Module, path: str | os.PathLike[str], *, latent_dim: int,
-                      latent_dist: str = "normal") -> Path:
-    """Save ``module`` as TorchScript with its latent spec in the extra file ``latent.json``."""
+                      latent_dist: str = "normal", conditional: Any = None) -> Path:
+    """Save ``module`` as TorchScript with its latent spec in the extra file ``latent.json``
+    (and a conditional generator's spec in ``conditional.json``)."""
     path = Path(path)
+    cond = conditional_spec(conditional, where="write_torchscript(conditional=...)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         scripted = torch.jit.script(module)
         torch.jit.save(scripted, str(path), _extra_files={"latent.json": json.dumps(
-            {"dim": int(latent_dim), "distribution": latent_dist})})
+            {"dim": int(latent_dim), "distribution": latent_dist}),
+            COND_FILE: json.dumps(cond.to_dict()) if cond else ""})
     return path
 
 
 def write_export(module: nn.Module, path: str | os.PathLike[str], *, latent_dim: int,
-                 latent_dist: str = "normal", batch: int = 4) -> Path:
-    """Save ``module`` as a ``torch.export`` program (.pt2) with a dynamic batch dimension."""
+                 latent_dist: str = "normal", batch: int = 4, conditional: Any = None) -> Path:
+    """Save ``module`` as a ``torch.export`` program (.pt2) with a dynamic batch dimension
+    (a conditional generator, ``conditional`` given, is exported as ``forward(z, y)``)."""
     path = Path(path)
-    example = (torch.zeros(batch, int(latent_dim)),)
-    dims = {"z" if "z" in _arg_names(module) else _arg_names(module)[0]: {0: torch.export.Dim("batch", min=1)}}
+    cond = conditional_spec(conditional, where="write_export(conditional=...)")
+    batch_dim = torch.export.Dim("batch", min=1)
+    example: tuple[torch.Tensor, ...] = (torch.zeros(batch, int(latent_dim)),)
+    if cond is not None:
+        example += (cond.encode(torch.arange(batch) % cond.num_classes),)
+        dims = {name: {0: batch_dim} for name in _arg_names(module)[:2]}
+    else:
+        dims = {"z" if "z" in _arg_names(module) else _arg_names(module)[0]: {0: batch_dim}}
     program = torch.export.export(module.eval(), example, dynamic_shapes=dims)
     buf = io.BytesIO()
     torch.export.save(program, buf, extra_files={"latent.json": json.dumps(
-        {"dim": int(latent_dim), "distribution": latent_dist})})
+        {"dim": int(latent_dim), "distribution": latent_dist}), COND_FILE: json.dumps(cond.to_dict()) if cond else ""})
     path.write_bytes(buf.getvalue())
     return path
 
