@@ -387,3 +387,17 @@ def test_factory_path_leaves_sys_path_as_it_was(net: nn.Module, models: tuple[Pa
     assert sys.path == before and gen.kind == "state_dict"
     with pytest.raises(GanevalError, match="allow-list"):  # without trust the folder is never put on the path
         ganeval.load_generator(src, factory=f"{name}:DCGAN", factory_path=folder, latent_dim=NZ, device="cpu")
+
+
+def test_baseline_and_gate_take_the_same_flags(net: nn.Module, models: tuple[Path, str, Any], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "w.pth"
+    torch.save({"G": net.state_dict(), "D": {"w": torch.ones(1)}}, src)
+    b = tmp_path / "b.json"
+    common = ["--data", "digits", "--n-samples", str(N), "--device", "cpu", *_flags(models)]
+    assert main(["baseline", str(src), "-o", str(b), "--bootstrap", "20", *common]) == 2  # tanh, no range given
+    assert "--output-range -1,1" in capsys.readouterr().err and not b.exists()
+    assert main(["baseline", str(src), "-o", str(b), "--bootstrap", "20", *common, "--output-range", "-1,1"]) == 0
+    assert json.loads(b.read_text())["value"] == pytest.approx(_reference(net)["fid"]["value"])
+    capsys.readouterr()
+    assert main(["gate", str(src), "--baseline", str(b), *common, "--output-range", "-1,1"]) == 0
