@@ -17,7 +17,8 @@ Built in (``list_datasets()``):
 ==================  ==========================================================================
 
 Paths work too: an ``.npz`` with ``train``/``val``/``test`` arrays (optional ``*_labels``) or an
-image folder (with ``train/ val/ test/`` subfolders, or flat and split here).
+image folder (with ``train/ val/ test/`` subfolders, or flat and split here; one subfolder per
+class, under each split or at the top, gives labels, classes numbered in the folders' sorted order).
 
 Split sizes (all seeded by ``seed``; mixtures are drawn afresh from the exact density):
 
@@ -370,7 +371,12 @@ def _from_image_folder(path: Path, seed: int) -> Dataset:
     def files(d: Path) -> list[Path]:
         return sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
-    if all((path / s).is_dir() for s in ("train", "val", "test")):
+    split_dirs = all((path / s).is_dir() for s in ("train", "val", "test"))
+    if (split_dirs and not files(path / "train")) or (not split_dirs and not files(path)):
+        labelled = _class_folders(path, files, seed, split_dirs)  # one subfolder per class
+        if labelled is not None:
+            return labelled
+    if split_dirs:
         t = {s: _load_image_folder(path / s, files(path / s)) for s in ("train", "val", "test")}
         notes = [f"Image folder {path} with train/val/test subfolders."]
     else:
@@ -384,6 +390,56 @@ def _from_image_folder(path: Path, seed: int) -> Dataset:
         t = {"test": x[perm[:n_test]], "val": x[perm[n_test:n_test + n_val]], "train": x[perm[n_test + n_val:]]}
         notes = [f"Image folder {path}: a seeded 80/10/10 split."]
     return Dataset(name=str(path), kind="images", notes=notes, seed=seed, **t)
+
+
+def _class_folders(path: Path, files: Callable[[Path], list[Path]], seed: int, split_dirs: bool) -> Dataset | None:
+    """A labelled image folder: ``path/<class>/*.png`` (split here, seeded, per class 80/10/10) or
+    ``path/{train,val,test}/<class>/*.png``; classes are the subfolder names in sorted order.
+    None when ``path`` holds no class subfolders."""
+    from .checkpoints import _load_image_folder
+
+    def classes(d: Path) -> list[Path]:
+        return sorted(q for q in d.iterdir() if q.is_dir() and not q.name.startswith(".") and files(q))
+
+    def load(d: Path, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = [], []
+        for q in classes(d):
+            if q.name not in names:
+                raise GanevalError(f"{q}: class {q.name!r} is not among the training classes ({', '.join(names)}); "
+                                   "every split needs the same class subfolders.")
+            xs.append(_load_image_folder(q, files(q)))
+            ys.append(torch.full((xs[-1].shape[0],), names.index(q.name), dtype=torch.int64))
+        if len({tuple(x.shape[1:]) for x in xs}) > 1:
+            raise GanevalError(f"{d}: the class subfolders hold images of different sizes; resize them to one size.")
+        return torch.cat(xs), torch.cat(ys)
+
+    top = classes(path / "train" if split_dirs else path)
+    if len(top) < 2:
+        return None
+    names = [q.name for q in top]
+    notes = [f"Image folder {path} with one subfolder per class: " + ", ".join(f"{i}={n}" for i, n in enumerate(names))]
+    if split_dirs:
+        parts = {s: load(path / s, names) for s in ("train", "val", "test")}
+        notes[0] += " (train/val/test subfolders)."
+    else:
+        x, y = load(path, names)
+        gen = torch_generator(seed)
+        idx: dict[str, list[torch.Tensor]] = {"train": [], "val": [], "test": []}
+        for c in range(len(names)):
+            rows = torch.nonzero(y == c).flatten()
+            if rows.numel() < 3:
+                raise GanevalError(f"{path / names[c]}: a class needs at least 3 images to be split into train, val "
+                                   f"and test (found {rows.numel()}); add images or use train/ val/ test/ subfolders.")
+            rows = rows[torch.randperm(rows.numel(), generator=gen)]
+            k = max(1, rows.numel() // 10)
+            idx["test"].append(rows[:k])
+            idx["val"].append(rows[k:2 * k])
+            idx["train"].append(rows[2 * k:])
+        parts = {s: (x[torch.cat(v)], y[torch.cat(v)]) for s, v in idx.items()}
+        notes[0] += "; a seeded 80/10/10 split within each class."
+    return Dataset(name=str(path), kind="images", train=parts["train"][0], val=parts["val"][0], test=parts["test"][0],
+                   train_labels=parts["train"][1], val_labels=parts["val"][1], test_labels=parts["test"][1],
+                   n_classes=len(names), notes=notes, seed=seed)
 
 
 BUILTIN: dict[str, Callable[..., Dataset]] = {

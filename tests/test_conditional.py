@@ -370,3 +370,18 @@ class _IgnoreLabel(torch.nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.net(z, torch.full_like(y, 123))
+
+
+def test_class_folder_bad_input(tmp_path: Path) -> None:
+    ds = load_dataset("digits")
+    _write_digit_pngs(tmp_path / "few", ds.test[:40], ds.test_labels[:40])
+    (tmp_path / "few" / "class_x").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "few" / "class_x" / "a.png")
+    with pytest.raises(GanevalError, match=r"few/class_\w+: a class needs at least 3 images"):
+        load_dataset(tmp_path / "few")
+    for split, n in (("train", 60), ("val", 30), ("test", 30)):
+        _write_digit_pngs(tmp_path / "odd" / split, ds.split(split)[:n], ds.labels(split)[:n])
+    (tmp_path / "odd" / "test" / "class_extra").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "odd" / "test" / "class_extra" / "a.png")
+    with pytest.raises(GanevalError, match=r"class 'class_extra' is not among the training classes"):
+        load_dataset(tmp_path / "odd")
