@@ -36,5 +36,6 @@ def test_compare_losses_notebook_runs(tmp_path, monkeypatch):
     for variant in ("minimax, k=1", "minimax, k=5", "nonsaturating, k=1", "nonsaturating, k=5"):
         assert variant in table
     assert "modes covered (of 8)" in table and "FID" in table and "diagnosis" in table
+    assert "P(best FID)" in table and "p_holm" in html[-2]  # the paired comparison of the final checkpoints
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 3
