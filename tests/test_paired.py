@@ -262,3 +262,20 @@ def test_gate_uses_the_paired_test_while_the_baseline_checkpoint_is_readable(tmp
         assert main(["gate", p["collapsed"], "--baseline", str(base), "--json", *common]) == 1
     res = json.loads(capsys.readouterr().out)
     assert res["paired"] is None and not res["rule"].startswith("paired")
+
+
+def test_inception_score_stat_equals_the_one_split_score():
+    ism = pytest.importorskip("ganeval.metrics.inception_score")
+    from ganeval.paired.stats import InceptionScoreStat
+
+    g = torch.Generator().manual_seed(0)
+    logits = [torch.randn(300, 12, generator=g, dtype=torch.float64) * s for s in (1.0, 3.0)]
+    st = InceptionScoreStat([x.softmax(1).numpy() for x in logits])
+    point = st.point()[:, 0]
+    for i, x in enumerate(logits):
+        assert point[i] == pytest.approx(ism.inception_score(x, splits=1).value, rel=1e-10)
+    # a resample that repeats row 0 three times and drops rows 1 and 2 equals the score of that multiset
+    c = np.ones(300, dtype=np.int64)
+    c[0], c[1], c[2] = 3, 0, 0
+    rows = torch.cat([logits[1][[0, 0]], logits[1][np.flatnonzero(c)]])
+    assert st.replicate({"latent": c})[1, 0] == pytest.approx(ism.inception_score(rows, splits=1).value, rel=1e-10)

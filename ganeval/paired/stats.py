@@ -17,7 +17,7 @@ latent row ``j`` counted ``counts["latent"][j]`` times, for every model at once:
   the weighted histogram (exact).
 * ``parzen``: per-test-point log-likelihoods, test rows resampled; conditional on the generated
   samples (the kernels), which the interval leaves out.
-* ``inception_score``: per-sample class probabilities (exact), when the metric is installed.
+* ``is`` / ``inception_score``: per-sample class probabilities (exact), as one split over all samples.
 
 Other metrics (``summary``, ``ndb``, ``memorisation``) have no such decomposition here and are
 reported as not paired.
@@ -192,9 +192,9 @@ class PerPointStat(_Stat):
 class InceptionScoreStat(_Stat):
     """exp(E_x KL(p(y|x) || p(y))) with weighted samples (one split: the paired value is IS over all rows)."""
 
-    def __init__(self, probs: list[np.ndarray]) -> None:
-        super().__init__("inception_score", ("value",), ("higher",), {LATENT: int(probs[0].shape[0])},
-                         ["inception_score paired as one split over all samples (not the usual 10 splits)"],
+    def __init__(self, probs: list[np.ndarray], name: str = "inception_score") -> None:
+        super().__init__(name, ("value",), ("higher",), {LATENT: int(probs[0].shape[0])},
+                         [f"{name} paired as one split over all samples (not the usual 10 splits)"],
                          bounds=((1.0, INF),))
         self.p = np.stack(probs).astype(np.float64)  # (models, N, C)
         with np.errstate(divide="ignore"):
@@ -262,21 +262,22 @@ def _parzen(ctxs: list[Context]) -> PerPointStat:
                         "ref:test", "higher", note)
 
 
-def _inception_score(ctxs: list[Context]) -> InceptionScoreStat:
+def _inception_score(ctxs: list[Context], name: str = "inception_score") -> InceptionScoreStat:
     probs = []
     for c in ctxs:
-        METRICS["inception_score"].fn(c)
-        p = (c.artifacts.get("inception_score") or {}).get("probs")
+        METRICS[name].fn(c)
+        p = (c.artifacts.get(name) or {}).get("probs")
         if p is None:
-            raise GanevalError("inception_score cannot be paired: its adapter keeps no per-sample class "
-                               "probabilities (artifacts['inception_score']['probs']).")
+            raise GanevalError(f"{name} cannot be paired: its adapter keeps no per-sample class probabilities "
+                               f"(artifacts[{name!r}]['probs']).")
         probs.append(np.asarray(p))
-    return InceptionScoreStat(probs)
+    return InceptionScoreStat(probs, name)
 
 
 BUILDERS: dict[str, Callable[[list[Context]], Any]] = {
     "fid": _fid, "kid": _kid, "prdc": _prdc, "mode_coverage": _mode_coverage, "class_coverage": _class_coverage,
     "parzen": _parzen, "inception_score": _inception_score,
+    "is": lambda ctxs: _inception_score(ctxs, "is"),
 }
 
 
