@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .cli_common import add_eval_flags, eval_kwargs, load_kwargs, parse_options  # noqa: F401  (re-exported)
+from .cli_common import add_eval_flags, eval_kwargs, load_kwargs, load_options, parse_options  # noqa: F401  (re-exported)
 from .errors import GanevalError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -30,9 +30,9 @@ def _report(args: argparse.Namespace) -> int:
     check_output_dir(out, "--out")
     items = expand(args.paths)
     evs = evaluate_items(items, args.data, **kwargs)
+    # The run diagnosis loads the same checkpoints: with the same trust, latent, range and feature flags.
     diags = {} if args.no_diagnostics else diagnose_runs(items, evs[0].dataset, seed=args.seed, device=args.device,
-                                                         n_samples=args.n_samples)
-    out = Path(args.out) if args.out else Path("reports") / Path(args.paths[0]).stem
+                                                         n_samples=args.n_samples, load=load_options(args))
     write_report(evs, out, items=items, diagnoses=diags)
     if args.json:
         print(dumps(report_json(evs, make_groups(evs, items, diags))))

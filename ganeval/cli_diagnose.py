@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli_common import add_load_flags, load_options
+
 
 def _diagnose(args: argparse.Namespace) -> int:
     from .diagnostics import diagnose
@@ -17,7 +19,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     use_ckpt: bool | str = {"auto": "auto", "on": True, "off": False}[args.checkpoints]
     d = diagnose(args.run_dir, data=args.data, n_samples=args.n_samples, seed=args.seed, device=args.device,
                  use_checkpoints=use_ckpt, max_checkpoints=args.max_checkpoints, optimal_d=optimal_d,
-                 metrics=[m.strip() for m in (args.metrics or "").split(",") if m.strip()])
+                 metrics=[m.strip() for m in (args.metrics or "").split(",") if m.strip()],
+                 load=load_options(args))
     if args.figures:
         from .report.fig_diagnostics import run_figures
         from .report.plots import save
@@ -55,5 +58,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--figures", default=None, metavar="DIR", help="also write the trajectory plots (PNG) into DIR")
+    add_load_flags(p, range_check=False)  # checkpoints load as `ganeval report` loads them
     p.set_defaults(handler=_diagnose)
     return p

@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._utils import as_matrix, as_tensor, resolve_device, same_dim
+from ._utils import resolve_device
 from .errors import GanevalError
+from .validation import as_points, as_tensor, same_dim
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
 """Default workspace budget in bytes (512 MiB)."""
@@ -70,32 +71,6 @@ def _full_fp32() -> Iterator[None]:
     finally:
         if prev != "highest":
             torch.set_float32_matmul_precision(prev)
-
-
-def as_points(x: Any, name: str, min_rows: int = 1) -> torch.Tensor:
-    """Validate an (N, ...) array of points and flatten it to (N, D); float64 stays float64, the rest
-    becomes float32; tensors stay on their device.
-
-    Raises:
-        GanevalError: not numeric, fewer than ``min_rows`` rows, NaN / Inf, or D = 0 (names ``name``).
-    """
-    if isinstance(x, torch.Tensor) and x.dtype in (torch.float32, torch.float64):
-        dtype = x.dtype
-    elif isinstance(x, np.ndarray) and x.dtype == np.float64:
-        dtype = torch.float64
-    else:
-        dtype = torch.float32
-    if isinstance(x, torch.Tensor) and x.dtype == dtype and x.ndim >= 1 and x.shape[0] >= min_rows:
-        # Fast path: a sum is NaN / Inf when any element is (30x faster than isfinite().all() on
-        # CPU); only when it is not finite (or overflows) does the full check below run.
-        t = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
-        if t.numel() and not math.isfinite(float(t.sum())):
-            t = as_matrix(x, name, min_rows=min_rows, dtype=dtype)
-    else:
-        t = as_matrix(x, name, min_rows=min_rows, dtype=dtype)
-    if t.shape[1] == 0:
-        raise GanevalError(f"`{name}` has rows with no values (shape {tuple(t.shape)}); pass (N, D) with D >= 1.")
-    return t
 
 
 def _device(device: str | torch.device | None, *tensors: torch.Tensor) -> torch.device:

@@ -17,7 +17,7 @@ asymptote for large arguments), so ±1e4 logits give finite losses and gradients
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -20,7 +20,7 @@ Networks are initialised from a private, seeded :class:`torch.Generator` by :fun
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

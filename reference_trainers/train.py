@@ -8,7 +8,8 @@ logged during training, then :func:`train`, which writes a **run folder**::
     OUT/checkpoints/step_0001000.pt ganeval-format generator + discriminator, every ``ckpt_every``
                                     steps and at the end
 
-``history.csv`` columns: ``step, d_loss, g_loss, d_real, d_fake, grad_norm_g, grad_norm_d`` and,
+``history.csv`` columns (the contract with ganeval's diagnostics, :mod:`ganeval.history`): ``step, d_loss,
+g_loss, d_real, d_fake, grad_norm_g, grad_norm_d`` and,
 for mixtures and images with labels, ``modes_covered, hq_fraction, dominant_mode, top2_share``
 measured on a fixed batch of ``eval_samples`` generated samples (see :func:`coverage_stats`).
 ``d_real`` / ``d_fake`` are the mean of ``D(x) = sigmoid(logit)`` on the real and generated
@@ -30,14 +31,16 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ganeval import history as history_contract
 from ganeval._utils import progress, torch_generator
 from ganeval.checkpoints import LatentSpec, save_generator
 from ganeval.data import Dataset, load_dataset
@@ -48,8 +51,9 @@ from . import nets
 from .losses import GENERATOR_LOSSES, discriminator_loss
 
 OPTIMIZERS = ("adam", "sgd")
-HISTORY_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d"]
-COVERAGE_COLUMNS = ["modes_covered", "hq_fraction", "dominant_mode", "top2_share"]
+# The history.csv contract with ganeval's diagnostics, written down once in ganeval.history.
+HISTORY_COLUMNS = list(history_contract.HISTORY_COLUMNS)
+COVERAGE_COLUMNS = list(history_contract.COVERAGE_COLUMNS)
 NN_REFERENCE_MAX = 2000
 
 
@@ -169,7 +173,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Rebuild a config from ``config.json`` (unknown keys such as ``status`` are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})

@@ -10,8 +10,16 @@
 See docs/diagnostics.md.
 """
 
-from .optimal_d import (OptimalDResult, heldout_bandwidth, js_divergence, kde_log_density,
-                        optimal_discriminator, optimal_discriminator_check, scott_bandwidth, value_from_jsd)
+from .optimal_d import (
+                        OptimalDResult,
+                        heldout_bandwidth,
+                        js_divergence,
+                        kde_log_density,
+                        optimal_discriminator,
+                        optimal_discriminator_check,
+                        scott_bandwidth,
+                        value_from_jsd,
+)
 from .signals import Signal, Thresholds, oscillation_period
 from .trajectory import checkpoint_table, normalize_history
 from .verdict import VERDICTS, Diagnosis, decide, diagnose

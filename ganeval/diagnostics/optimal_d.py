@@ -16,18 +16,20 @@ densities (where each underflows to 0 in float64) still get a defined D*.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._utils import as_matrix, torch_generator
+from .._utils import torch_generator
 from ..errors import GanevalError
 from ..kernels import log_kde
 from ..results import Result
+from ..validation import as_matrix
 
 LOG2 = math.log(2.0)
 BANDWIDTH_RULES = ("heldout", "scott")

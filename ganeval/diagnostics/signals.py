@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..history import LOSS_COLUMNS, TRAINING_COLUMNS
 from ..registry import direction_of
 from ..results import Result
-
-LOSS_COLUMNS = ("d_loss", "g_loss")
-TRAINING_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,8 @@
 """Training trajectories: a run's history file, or a table built by scoring each of its checkpoints.
 
 Both become a :class:`pandas.DataFrame` sorted by ``step`` with (a subset of) the columns of
-:data:`COLUMNS`, the run-folder contract of :mod:`reference_trainers`:
-
-* ``d_loss``, ``g_loss``: the losses;
-* ``d_real``, ``d_fake``: mean D(x) on data and mean D(G(z)), as probabilities;
-* ``grad_norm_g``, ``grad_norm_d``: global L2 norms of the parameter gradients;
-* ``modes_covered``, ``hq_fraction``, ``dominant_mode``, ``top2_share``: mode coverage on mixtures
-  (:func:`ganeval.metrics.mode_coverage`).
+:data:`ganeval.history.COLUMNS`, the run-folder contract with :mod:`reference_trainers`, written down
+once in :mod:`ganeval.history` (which says what each column means).
 """
 
 from __future__ import annotations
@@ -22,13 +17,8 @@ from torch.nn import functional as F
 
 from .._utils import torch_generator
 from ..errors import GanevalError
-
-COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "grad_norm_g", "grad_norm_d",
-           "modes_covered", "hq_fraction", "dominant_mode", "top2_share")
-COVERAGE_COLUMNS = ("modes_covered", "hq_fraction", "dominant_mode", "top2_share")
-# Spellings other trainers use for the same quantities.
-ALIASES = {"iteration": "step", "iter": "step", "global_step": "step", "loss_d": "d_loss", "loss_g": "g_loss",
-           "d_x": "d_real", "d_g_z": "d_fake", "grad_g": "grad_norm_g", "grad_d": "grad_norm_d"}
+from ..history import ALIASES, COLUMNS, COVERAGE_COLUMNS
+from ..options import LoadOptions
 
 
 def normalize_history(history: Any, source: str = "history") -> tuple[pd.DataFrame, list[str]]:
@@ -152,7 +142,8 @@ def select_checkpoints(paths: list[Path], max_checkpoints: int) -> list[Path]:
 
 def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, seed: int = 0,
                      loss: str = "nonsaturating", device: str = "auto", coverage: bool = True,
-                     discriminator: bool = True, extra_metrics: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+                     discriminator: bool = True, extra_metrics: tuple[str, ...] = (),
+                     load: LoadOptions | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Score each checkpoint: coverage (mode/class/NDB), and D's outputs and gradient norms where a D is stored.
 
     Every checkpoint is sampled with the same ``seed`` so differences come from the weights alone.
@@ -168,6 +159,8 @@ def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, 
         discriminator: compute the D columns when a discriminator is stored.
         extra_metrics: more metrics of :func:`ganeval.evaluate` to record per checkpoint (e.g. "fid"),
             each as a column named after the metric holding its ``value`` field (or its first number).
+        load: loading options (trust, latent spec, output range, features, ...) for the checkpoints
+            and the feature extractor, as the evaluation's (:class:`~ganeval.options.LoadOptions`).
 
     Returns:
         (table with one row per checkpoint, notes).
@@ -179,6 +172,10 @@ def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, 
     from ..evaluate import evaluate
 
     notes: list[str] = []
+    gen_kw = load.generator_kwargs() if load is not None else {}
+    # The extractor and its weights as the evaluation's (e.g. --inception-weights for fid trends).
+    ev_kw: dict[str, Any] = ({"features": load.features, "extractor_options": dict(load.extractor_options),
+                              "batch_size": load.batch_size} if load is not None else {})
     candidates = coverage_metrics_for(dataset) if coverage else []
     if coverage and not candidates:
         notes.append(f"no coverage metric applies to {dataset.name} ({dataset.kind}); coverage is not tracked")
@@ -186,23 +183,26 @@ def checkpoint_table(paths: list[Path], dataset: Any, *, n_samples: int = 2500, 
     rows = []
     missing_d = 0
     for i, path in enumerate(paths):
-        gen = load_generator(path, device=device)
+        gen = load_generator(path, device=device, **gen_kw)
         row: dict[str, Any] = {"step": gen.step if gen.step is not None else i, "checkpoint": str(path)}
         ev = None
         while i == 0 and candidates and metric is None:
             # The first checkpoint picks the coverage metric that works here (class_coverage needs a
             # classifier for the data; NDB works everywhere).
             try:
-                ev = evaluate(gen, dataset, metrics=[candidates[0]], n_samples=n_samples, seed=seed, device=device)
+                ev = evaluate(gen, dataset, metrics=[candidates[0]], n_samples=n_samples, seed=seed, device=device,
+                          **ev_kw)
                 metric = candidates[0]
             except GanevalError as exc:
                 notes.append(f"coverage metric {candidates.pop(0)} unavailable here ({exc})")
         if metric and ev is None:
-            ev = evaluate(gen, dataset, metrics=[metric], n_samples=n_samples, seed=seed, device=device)
+            ev = evaluate(gen, dataset, metrics=[metric], n_samples=n_samples, seed=seed, device=device,
+                          **ev_kw)
         if metric and ev is not None:
             row.update(_coverage_row(metric, ev.metrics[metric]))
         if extra_metrics:
-            ev = evaluate(gen, dataset, metrics=list(extra_metrics), n_samples=n_samples, seed=seed, device=device)
+            ev = evaluate(gen, dataset, metrics=list(extra_metrics), n_samples=n_samples, seed=seed, device=device,
+                          **ev_kw)
             for m in extra_metrics:
                 d = ev.metric_dict(m)
                 nums = [v for v in d.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]

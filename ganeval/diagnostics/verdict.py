@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GanevalError
+from ..options import LoadOptions
 from ..results import Result, dumps
 from .optimal_d import OptimalDResult, optimal_discriminator_check
 from .signals import Signal, Tables, Thresholds, compute_signals, strengths
@@ -193,7 +194,7 @@ def _load_source(run: Any) -> tuple[Path | None, Any, dict[str, Any]]:
     raise GanevalError(f"`run` must be a run folder, a ganeval Run, or a history DataFrame / dict; got {type(run).__name__}.")
 
 
-def _dataset(data: Any, config: dict[str, Any], notes: list[str]) -> Any:
+def _dataset(data: Any, config: dict[str, Any], notes: list[str], load: LoadOptions | None = None) -> Any:
     from ..data import Dataset, load_dataset
 
     if isinstance(data, Dataset):
@@ -202,7 +203,7 @@ def _dataset(data: Any, config: dict[str, Any], notes: list[str]) -> Any:
     if not name:
         return None
     try:
-        return load_dataset(name)
+        return load_dataset(name, **(load.dataset_kwargs() if load is not None else {}))
     except GanevalError as exc:
         if data:
             raise
@@ -213,7 +214,8 @@ def _dataset(data: Any, config: dict[str, Any], notes: list[str]) -> Any:
 def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0, device: str = "auto",
              use_checkpoints: bool | str = "auto", max_checkpoints: int = 40, optimal_d: bool | str = "auto",
              optimal_d_checkpoints: int = 6, optimal_d_samples: int = 1000, optimal_d_grid: int = 101,
-             metrics: tuple[str, ...] | list[str] = (), thresholds: Thresholds | None = None) -> Diagnosis:
+             metrics: tuple[str, ...] | list[str] = (), thresholds: Thresholds | None = None,
+             load: LoadOptions | None = None) -> Diagnosis:
     """Say what happened in a GAN training run, with the evidence.
 
     Args:
@@ -235,6 +237,9 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
             trajectories, e.g. ``("fid",)`` on images where its features are available (this makes
             checkpoints scored unless ``use_checkpoints=False``).
         thresholds: override the rule thresholds.
+        load: how checkpoints, the dataset and features are loaded (trust, latent spec, output range,
+            features, ...): the same :class:`~ganeval.options.LoadOptions` as the evaluation's, so a
+            run diagnosed inside ``ganeval report`` reads its checkpoints as the report did.
 
     Raises:
         GanevalError: the folder does not exist or holds neither checkpoints nor a history, the history
@@ -263,7 +268,7 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
             if not ckpts:
                 raise
             notes.append(f"history ignored: {exc}")
-    ds = _dataset(data, config, notes)
+    ds = _dataset(data, config, notes, load)
     n_modes = int(ds.n_classes) if ds is not None and ds.n_classes else None
     hist = tables.get("history")
     lacks = hist is None or not set(COVERAGE_COLUMNS) <= set(hist.columns) or not {"d_real", "d_fake"} <= set(hist.columns)
@@ -277,7 +282,8 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
         if len(chosen) < len(ckpts):
             notes.append(f"{len(chosen)} of {len(ckpts)} checkpoints scored (evenly spaced)")
         table, cnotes = checkpoint_table(chosen, ds, n_samples=n_samples, seed=seed, device=device,
-                                         loss=str(config.get("loss", "nonsaturating")), extra_metrics=metrics)
+                                         loss=str(config.get("loss", "nonsaturating")), extra_metrics=metrics,
+                                         load=load)
         tables["checkpoints"] = table
         notes.extend(cnotes)
         if "n_modes" in table.columns and table["n_modes"].notna().any():
@@ -290,7 +296,8 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
         notes.insert(0, "diagnosed from the history alone" + (" (no checkpoints)" if not ckpts else ""))
     elif sources == ["checkpoints"]:
         notes.insert(0, f"diagnosed from {len(tables['checkpoints'])} checkpoints alone (no history)")
-    od = _optimal_d_runs(ckpts, ds, optimal_d, optimal_d_checkpoints, optimal_d_samples, optimal_d_grid, seed, notes)
+    od = _optimal_d_runs(ckpts, ds, optimal_d, optimal_d_checkpoints, optimal_d_samples, optimal_d_grid, seed, notes,
+                         load)
     t = Tables(tables)
     n_points = t.n_points()
     unit = "modes" if ds is None or ds.kind == "mixture" else "classes"
@@ -341,7 +348,7 @@ def _snapshot(tables: dict[str, pd.DataFrame], n_modes: int | None) -> dict[str,
 
 
 def _optimal_d_runs(ckpts: list[Path], ds: Any, optimal_d: bool | str, k: int, n: int, grid: int, seed: int,
-                    notes: list[str]) -> list[OptimalDResult]:
+                    notes: list[str], load: LoadOptions | None = None) -> list[OptimalDResult]:
     from ..checkpoints import load_discriminator, load_generator
     from ..data import MixtureDataset
 
@@ -354,7 +361,7 @@ def _optimal_d_runs(ckpts: list[Path], ds: Any, optimal_d: bool | str, k: int, n
     chosen = select_checkpoints(ckpts, k)
     out = []
     for i, p in enumerate(chosen):
-        gen = load_generator(p, device="cpu")
+        gen = load_generator(p, device="cpu", **(load.generator_kwargs() if load is not None else {}))
         disc = load_discriminator(gen, device="cpu")
         if disc is None:
             notes.append("optimal-discriminator check skipped: the checkpoints store no discriminator")

@@ -23,9 +23,10 @@ from typing import Any
 
 import torch
 
-from .._utils import as_matrix, resolve_device, same_dim
+from .._utils import resolve_device
 from ..errors import GanevalError
 from ..results import Result
+from ..validation import as_matrix, same_dim
 
 SIGMA = 10.0
 SCALE = 1000.0

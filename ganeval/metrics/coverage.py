@@ -17,26 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import as_matrix, as_tensor, same_dim
 from ..errors import GanevalError
 from ..results import Result
+from ..validation import as_matrix, as_tensor, same_dim
+from ..validation import check_int as _count
+from ..validation import check_positive as _positive
 
 # Share of a 2-D Gaussian's mass within 3 std of its centre: 1 - exp(-9/2).
 HQ_MASS = 1.0 - math.exp(-4.5)
 NDB_MIN_PER_BIN = 5
-
-
-def _positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(float(value)) \
-            or float(value) <= 0:
-        raise GanevalError(f"`{name}` must be a positive number, got {value!r}.")
-    return float(value)
-
-
-def _count(value: Any, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < least:
-        raise GanevalError(f"`{name}` must be an integer >= {least}, got {value!r}.")
-    return int(value)
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
@@ -330,11 +319,14 @@ class NDBBins:
     """k-means bins of a training set (the statistics step of :func:`ndb`).
 
     Attributes:
-        centers: (K, D) bin centres, in whitened units when ``mean``/``scale`` are set.
+        centers: (K, D) bin centres (the means of their training rows over every dimension), in
+            whitened units when ``mean``/``scale`` are set.
         proportions: (K,) share of the training rows in each bin, largest first.
         n: training rows.
         mean, scale: (D,) whitening applied before binning (None: none).
-        seed: k-means seed.
+        seed: k-means seed (it also draws ``dims``).
+        dims: sorted indices of the dimensions k-means and the assignment use; None: every one.
+        n_init: k-means restarts.
     """
 
     centers: np.ndarray
@@ -343,61 +335,108 @@ class NDBBins:
     mean: np.ndarray | None
     scale: np.ndarray | None
     seed: int
+    dims: np.ndarray | None = None
+    n_init: int = 10
 
     @property
     def bins(self) -> int:
         return int(self.centers.shape[0])
 
     def assign(self, x: torch.Tensor, device: str | torch.device | None = None) -> np.ndarray:
-        """Nearest bin of each row of an (N, D) float64 tensor (exact, chunked: :func:`ganeval.kernels.knn`)."""
+        """Nearest bin of each row of an (N, D) float64 tensor, on ``dims`` (exact, chunked: :func:`ganeval.kernels.knn`)."""
         from ..kernels import knn
 
         if self.mean is not None:
             x = (x - torch.from_numpy(self.mean)) / torch.from_numpy(self.scale)  # type: ignore[arg-type]
-        return knn(x, torch.from_numpy(self.centers), 1, device=device)[1][:, 0].numpy()
+        c = torch.from_numpy(self.centers)
+        if self.dims is not None:
+            idx = torch.from_numpy(self.dims)
+            x, c = x[:, idx], c[:, idx]
+        return knn(x, c, 1, device=device)[1][:, 0].numpy()
 
 
 def _enough(n: int, bins: int, name: str) -> None:
     if n < NDB_MIN_PER_BIN * bins:
         raise GanevalError(
             f"`{name}` has {n} rows, too few for {bins} bins: the per-bin z-test needs about "
-            f"{NDB_MIN_PER_BIN} rows per bin (>= {NDB_MIN_PER_BIN * bins}); use more rows or lower `bins`.")
+            f"{NDB_MIN_PER_BIN} rows per bin (>= {NDB_MIN_PER_BIN * bins}); use more rows or "
+            f"bins <= {max(n // NDB_MIN_PER_BIN, 1)}.")
 
 
-def ndb_bins(train: Any, *, bins: int = 100, seed: int = 0, whiten: bool = False, max_iter: int = 100) -> NDBBins:
-    """k-means (scikit-learn, seeded, k-means++ with one init) bins of the training data.
+NDB_AUTO_DIMS = 1000  # above this many dimensions the original bins on a random sixth of them
+
+
+def ndb_dims(d: int, max_dims: int | str | None, seed: int) -> np.ndarray | None:
+    """The dimensions NDB bins on: None (every one) or sorted indices drawn with ``seed``.
+
+    ``max_dims``: "auto" (the original's rule: ``d // 6`` dimensions when ``d`` > 1,000, else
+    every one), None (every dimension) or a number of dimensions.
+    """
+    if max_dims is None:
+        return None
+    if max_dims == "auto":
+        if d <= NDB_AUTO_DIMS:
+            return None
+        use = d // 6
+    else:
+        use = _count(max_dims, "max_dims", 1)
+    if use >= d:
+        return None
+    return np.sort(np.random.default_rng(int(seed)).choice(d, use, replace=False))
+
+
+def ndb_bins(train: Any, *, bins: int = 100, seed: int = 0, whiten: bool = False, max_iter: int = 100,
+             n_init: int = 10, max_dims: int | str | None = "auto") -> NDBBins:
+    """k-means bins of the training data, as Richardson & Weiss's ``NDB.construct_bins``.
+
+    scikit-learn ``KMeans`` (k-means++, ``n_init`` restarts, seeded) in float64 on the used
+    dimensions; each bin's centre is then the mean of its training rows over every dimension, and
+    the training shares come from the k-means labels, as the original does.
 
     Args:
         train: (M, ...) training rows (images are flattened).
         bins: number of bins K.
-        seed: k-means ``random_state``.
+        seed: k-means ``random_state``; also draws the dimensions when they are subsampled.
         whiten: standardise each dimension by the training mean and std first.
         max_iter: Lloyd iterations at most (100, as the reference code).
+        n_init: k-means restarts (10, scikit-learn's default when the original was written).
+        max_dims: "auto" (the original: a seeded random ``d // 6`` of the dimensions above 1,000
+            dimensions, every one below), None (every dimension), or a number of dimensions.
 
     Returns:
         :class:`NDBBins`, bins sorted by their training share, largest first.
 
     Raises:
-        GanevalError: bins < 2, fewer than 5 training rows per bin, NaN input.
+        GanevalError: bins < 2, fewer than 5 training rows per bin, NaN input, bad ``n_init`` or
+            ``max_dims``.
     """
     from sklearn.cluster import KMeans
 
     bins = _count(bins, "bins", 2)
+    n_init = _count(n_init, "n_init", 1)
     tr = as_matrix(train, "train", min_rows=2, dtype=torch.float64).cpu()
     _enough(tr.shape[0], bins, "train")
+    if max_dims not in ("auto", None):
+        _count(max_dims, "max_dims", 1)
     mean = scale = None
     if whiten:
         # Per-dimension standardisation, with the reference code's epsilon for constant pixels.
         mean, scale = tr.mean(0), tr.std(0, unbiased=False) + 1e-6
         tr = (tr - mean) / scale
-    km = KMeans(n_clusters=bins, n_init=1, max_iter=int(max_iter), random_state=int(seed)).fit(tr.float().numpy())
-    proto = NDBBins(centers=km.cluster_centers_.astype(np.float64), proportions=np.zeros(bins), n=int(tr.shape[0]),
-                    mean=None, scale=None, seed=int(seed))
-    counts = np.bincount(proto.assign(tr), minlength=bins)
+    x = tr.numpy()
+    dims = ndb_dims(x.shape[1], max_dims, seed)
+    used = x if dims is None else x[:, dims]
+    km = KMeans(n_clusters=bins, n_init=n_init, max_iter=int(max_iter), random_state=int(seed)).fit(used)
+    labels = torch.from_numpy(km.labels_.astype(np.int64))
+    counts = np.bincount(km.labels_, minlength=bins)
+    sums = torch.zeros(bins, x.shape[1], dtype=torch.float64).index_add_(0, labels, tr)
+    centers = (sums / torch.from_numpy(np.maximum(counts, 1)).unsqueeze(1).double()).numpy()
+    for i in np.flatnonzero(counts == 0):  # scikit-learn relocates empty clusters, so this is a guard only
+        centers[i, slice(None) if dims is None else dims] = km.cluster_centers_[i]
     order = np.argsort(-counts, kind="stable")
-    return NDBBins(centers=proto.centers[order], proportions=counts[order] / counts.sum(), n=proto.n,
+    return NDBBins(centers=centers[order], proportions=counts[order] / counts.sum(), n=int(x.shape[0]),
                    mean=None if mean is None else mean.numpy(), scale=None if scale is None else scale.numpy(),
-                   seed=int(seed))
+                   seed=int(seed), dims=dims, n_init=n_init)
 
 
 @dataclass(frozen=True)
@@ -405,10 +444,16 @@ class NDBResult(Result):
     """Number of statistically Different Bins (Richardson & Weiss 2018).
 
     Attributes:
-        ndb: bins whose sample share differs from the reference share at level ``alpha``.
+        ndb: bins whose sample share differs from the reference share at level ``alpha`` (or,
+            with ``z_threshold`` set, by more than ``z_threshold`` standard errors).
         ndb_fraction: ``ndb / bins`` (NDB/K; about ``alpha`` for a perfect model).
         js_divergence: Jensen-Shannon divergence of the two bin histograms, nats.
         bins, alpha, seed, whiten: the protocol.
+        z_threshold: |z| above which a bin differs, replacing ``alpha`` (None: ``alpha`` decides).
+        n_init: k-means restarts behind the bins.
+        dims_used, dims_total: dimensions the bins were built and assigned on, out of all.
+        dims: their indices when a subset (drawn with ``seed``; None: every dimension).
+        note: automatic choices made for the caller (e.g. bins lowered for small data).
         n_samples, n_reference, n_train: rows behind the sample share, the reference share, the bins.
         sample_proportions, reference_proportions: (K,) bin shares, bins ordered largest first.
         z: (K,) pooled two-proportion z statistics, (sample - reference) / SE.
@@ -430,6 +475,12 @@ class NDBResult(Result):
     reference_proportions: list[float]
     z: list[float]
     different_bins: list[int]
+    z_threshold: float | None = None
+    n_init: int = 10
+    dims_used: int = 0
+    dims_total: int = 0
+    dims: list[int] | None = None
+    note: str | None = None
     assignment: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros(0, int))
     _private = ("assignment",)
 
@@ -441,8 +492,9 @@ def two_proportion_z(p1: np.ndarray, n1: int, p2: np.ndarray, n2: int) -> np.nda
     return np.divide(p1 - p2, se, out=np.zeros_like(se), where=se > 0)
 
 
-def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed: int = 0, reference: Any = None,
-        whiten: bool = False, device: str | torch.device | None = None) -> NDBResult:
+def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, z_threshold: float | None = None,
+        seed: int = 0, reference: Any = None, whiten: bool = False, n_init: int = 10,
+        max_dims: int | str | None = "auto", device: str | torch.device | None = None) -> NDBResult:
     """NDB and JS divergence of samples against training data (Richardson & Weiss 2018).
 
     The training rows are clustered into ``bins`` k-means bins; samples (and the reference
@@ -453,13 +505,18 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
     Args:
         samples: (N, ...) generated samples (images are flattened).
         train: (M, ...) training data, or :class:`NDBBins` from :func:`ndb_bins` (reused bins;
-            ``bins``, ``seed`` and ``whiten`` are then theirs).
+            ``bins``, ``seed``, ``whiten``, ``n_init`` and ``max_dims`` are then theirs).
         bins: number of k-means bins K (100 in the paper).
-        alpha: significance level of each bin's test.
-        seed: k-means seed.
+        alpha: significance level of each bin's two-sided test.
+        z_threshold: the original's alternative: a bin differs when |z| > z_threshold (alpha is
+            then not used); None: alpha decides.
+        seed: k-means seed (and the draw of the dimensions when they are subsampled).
         reference: (R, ...) held-out rows whose bin shares are the reference; None: the training
             rows' shares (the paper).
         whiten: standardise each dimension by the training mean and std before binning.
+        n_init: k-means restarts (10).
+        max_dims: "auto" (the original: above 1,000 dimensions, bin on a seeded random sixth of
+            them, recorded in ``dims``), None (every dimension) or a number of dimensions.
         device: where the nearest-centre search runs (k-means itself runs in scikit-learn).
 
     Returns:
@@ -467,11 +524,13 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
 
     Raises:
         GanevalError: dimensions that disagree, fewer than 5 rows per bin in ``samples``,
-            ``train`` or ``reference``, alpha outside (0, 1), bins < 2.
+            ``train`` or ``reference``, alpha outside (0, 1), a non-positive z_threshold, bins < 2.
     """
     alpha = _positive(alpha, "alpha")
     if alpha >= 1:
         raise GanevalError(f"`alpha` is a significance level in (0, 1), got {alpha!r}.")
+    if z_threshold is not None:
+        z_threshold = _positive(z_threshold, "z_threshold")
     x = as_matrix(samples, "samples", min_rows=2, dtype=torch.float64).cpu()
     if isinstance(train, NDBBins):
         b = train
@@ -483,7 +542,7 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
         same_dim(x, tr, "samples", "train")
         _enough(tr.shape[0], _count(bins, "bins", 2), "train")
         _enough(x.shape[0], int(bins), "samples")
-        b = ndb_bins(tr, bins=bins, seed=seed, whiten=whiten)
+        b = ndb_bins(tr, bins=bins, seed=seed, whiten=whiten, n_init=n_init, max_dims=max_dims)
     _enough(x.shape[0], b.bins, "samples")
     if reference is None:
         ref_p, n_ref = b.proportions, b.n
@@ -497,10 +556,12 @@ def ndb(samples: Any, train: Any, *, bins: int = 100, alpha: float = 0.05, seed:
     z = two_proportion_z(p, x.shape[0], ref_p, n_ref)
     from scipy.stats import norm
 
-    different = 2.0 * norm.sf(np.abs(z)) < alpha
+    different = np.abs(z) > z_threshold if z_threshold is not None else 2.0 * norm.sf(np.abs(z)) < alpha
     n_diff = int(different.sum())
     return NDBResult(
         ndb=n_diff, ndb_fraction=n_diff / b.bins, js_divergence=_js(p, ref_p), bins=b.bins, alpha=alpha,
         seed=b.seed, whiten=b.mean is not None, n_samples=int(x.shape[0]), n_reference=n_ref, n_train=b.n,
         sample_proportions=p.tolist(), reference_proportions=np.asarray(ref_p).tolist(), z=z.tolist(),
-        different_bins=np.flatnonzero(different).tolist(), assignment=assign)
+        different_bins=np.flatnonzero(different).tolist(), z_threshold=z_threshold, n_init=b.n_init,
+        dims_used=int(b.centers.shape[1] if b.dims is None else len(b.dims)), dims_total=int(b.centers.shape[1]),
+        dims=None if b.dims is None else b.dims.tolist(), assignment=assign)

@@ -33,9 +33,9 @@ import scipy.linalg
 import torch
 from scipy.linalg import blas, lapack
 
-from .._utils import as_matrix, same_dim
 from ..errors import GanevalError
 from ..results import Result
+from ..validation import features_matrix, same_dim
 
 # Negative eigenvalues down to this fraction of the largest are round-off and clamp to zero;
 # anything more negative means the matrix is not a covariance.
@@ -251,7 +251,7 @@ class FeatureStats:
     def dim(self) -> int | None:
         return None if self._mean is None else int(self._mean.shape[0])
 
-    def update(self, batch: Any) -> "FeatureStats":
+    def update(self, batch: Any) -> FeatureStats:
         """Add the rows of a (B, D) batch (images are flattened).
 
         Raises:
@@ -299,7 +299,7 @@ class FeatureStats:
             raise GanevalError(f"FeatureStats has seen {self._n} row(s); statistics need at least {k}.")
 
     @classmethod
-    def of(cls, features: Any, name: str = "features") -> "FeatureStats":
+    def of(cls, features: Any, name: str = "features") -> FeatureStats:
         """Statistics of an (N, D) array (validated: at least 2 finite rows)."""
         return cls().update(features_matrix(features, name))
 
@@ -430,16 +430,6 @@ def _gaussian(x: torch.Tensor, counts: torch.Tensor | None = None, name: str = "
     return g
 
 
-def features_matrix(x: Any, name: str, min_rows: int = 2) -> torch.Tensor:
-    """Validate (N, D) features on the CPU, keeping float64 input in float64 (float32 otherwise)."""
-    if isinstance(x, torch.Tensor):
-        wide = x.dtype == torch.float64
-    else:
-        x = np.asarray(x) if not isinstance(x, np.ndarray) else x
-        wide = x.dtype != np.float32 and x.dtype.kind in "fiu"
-    return as_matrix(x, name, min_rows=min_rows, dtype=torch.float64 if wide else torch.float32).cpu()
-
-
 def _check_pair(real: Any, fake: Any) -> tuple[torch.Tensor, torch.Tensor]:
     r = features_matrix(real, "real_features")
     f = features_matrix(fake, "fake_features")
@@ -480,12 +470,7 @@ def fid(real_features: Any, fake_features: Any, *, bootstrap: int | None = None,
     value = _frechet(_gaussian(r, name="real_features"), _gaussian(f, name="fake_features"), notes)
     lo = hi = std = None
     if bootstrap:
-        rng = np.random.default_rng(seed)
-        reps = np.empty(int(bootstrap))
-        for i in range(int(bootstrap)):
-            cr = torch.from_numpy(np.bincount(rng.integers(0, r.shape[0], r.shape[0]), minlength=r.shape[0]))
-            cf = torch.from_numpy(np.bincount(rng.integers(0, f.shape[0], f.shape[0]), minlength=f.shape[0]))
-            reps[i] = _frechet(_gaussian(r, cr), _gaussian(f, cf), [])
+        reps = _replicates(r, f, int(bootstrap), seed)
         alpha = (1 - confidence) / 2
         q_lo, q_hi = np.quantile(reps, [alpha, 1 - alpha])
         # Resampling with replacement inflates FID (duplicate rows act like a smaller N), so the
@@ -498,6 +483,32 @@ def fid(real_features: Any, fake_features: Any, *, bootstrap: int | None = None,
     return FIDResult(value=value, n_fake=int(f.shape[0]), n_real=int(r.shape[0]), ci_low=lo, ci_high=hi,
                      bootstrap_std=std, n_bootstrap=int(bootstrap), confidence=float(confidence), dim=int(d),
                      notes=tuple(dict.fromkeys(notes)))
+
+
+def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method: str = "auto") -> np.ndarray:
+    """FID of ``n_rep`` bootstrap resamples of both sets (the same resamples whatever the method).
+
+    ``method``: "exact" (float64 statistics and factorisation per replicate, the reference),
+    "mixed" / "float64" / "float32" (:mod:`ganeval.metrics.frechet_bootstrap`: covariances from
+    one ``syrk`` of the resampled rows), "auto" ("mixed" when the resampled covariances are full
+    rank, "exact" otherwise, e.g. fewer rows than dimensions).
+    """
+    from . import frechet_bootstrap as fb
+
+    rng = np.random.default_rng(seed)
+
+    def counts() -> tuple[np.ndarray, np.ndarray]:
+        return (np.bincount(rng.integers(0, r.shape[0], r.shape[0]), minlength=r.shape[0]),
+                np.bincount(rng.integers(0, f.shape[0], f.shape[0]), minlength=f.shape[0]))
+
+    def exact(cr: np.ndarray, cf: np.ndarray) -> float:
+        return _frechet(_gaussian(r, torch.from_numpy(cr)), _gaussian(f, torch.from_numpy(cf)), [])
+
+    if method == "auto":
+        method = "mixed" if fb.fast_path_applies(r.shape[0], f.shape[0], r.shape[1]) else "exact"
+    if method == "exact":
+        return np.array([exact(*counts()) for _ in range(n_rep)])
+    return fb.replicates(r, f, counts, n_rep, exact, precision=method)
 
 
 @dataclass(frozen=True)

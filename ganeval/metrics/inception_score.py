@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import as_matrix
 from ..errors import GanevalError
 from ..results import Result
+from ..validation import as_matrix
 
 DEFAULT_SPLITS = 10
 DEFAULT_SEED = 2020  # torch-fidelity's rng_seed

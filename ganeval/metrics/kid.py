@@ -13,6 +13,12 @@ one ``numpy.random.RandomState(seed)``, so the same seed picks the same subsets 
 ``rng_seed`` (whose default is 2020). Unlike FID, KID is unbiased, so values at different N
 compare; it can be slightly negative when the two sets come from one distribution.
 Kernel sums are computed in float64 (torch-fidelity uses float32).
+
+Small N: a ``subset_size`` above the smaller set's size is refused, naming the largest that
+works, as torch-fidelity refuses it; with ``clip_subset_size=True`` (what ``evaluate`` passes)
+the subsets are instead ``min(subset_size, N)`` rows and the result records the size asked for
+and a ``note``. When a subset is a whole set, every subset of it is that set and ``std`` then
+only reflects the other set's subsets (0 when both are whole): the note says so.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import resolve_device, same_dim
+from .._utils import resolve_device
 from ..errors import GanevalError
 from ..results import Result
-from .frechet import features_matrix
+from ..validation import check_int as _int
+from ..validation import features_matrix, same_dim
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class KIDResult(Result):
         subsets, subset_size: how many subsets of how many rows of each set.
         degree, gamma, coef0: the polynomial kernel.
         n_real, n_fake: rows available.
+        requested_subset_size: the subset size asked for, when it was lowered to fit (else None).
+        note: what was chosen automatically for small N (else None).
     """
 
     value: float
@@ -50,6 +59,8 @@ class KIDResult(Result):
     coef0: float
     n_real: int
     n_fake: int
+    requested_subset_size: int | None = None
+    note: str | None = None
 
     def __str__(self) -> str:
         return f"KID(m={self.subset_size} x {self.subsets} subsets) = {self.value:.4g} ± {self.std:.2g}"
@@ -77,14 +88,8 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, *, degree: int = 3, gamma: f
     return float((off_xx + off_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
 
 
-def _int(value: Any, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < least:
-        raise GanevalError(f"`{name}` must be an integer >= {least}, got {value!r}.")
-    return int(value)
-
-
 def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, degree: int = 3,
-        gamma: float | None = None, coef0: float = 1.0, seed: int = 0,
+        gamma: float | None = None, coef0: float = 1.0, seed: int = 0, clip_subset_size: bool = False,
         device: str | torch.device = "cpu") -> KIDResult:
     """Kernel Inception Distance between real and generated features (torch-fidelity's definition).
 
@@ -92,9 +97,11 @@ def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, de
         real: (N_real, D) reference features (images are flattened).
         fake: (N_fake, D) generated features.
         subsets: number of random subset pairs.
-        subset_size: rows per subset (at most min(N_real, N_fake)).
+        subset_size: rows per subset (at most min(N_real, N_fake) unless ``clip_subset_size``).
         degree, gamma, coef0: polynomial kernel ``(gamma <x, y> + coef0)^degree``; gamma None = 1/D.
         seed: seeds ``numpy.random.RandomState`` exactly as torch-fidelity's ``rng_seed`` does.
+        clip_subset_size: use ``min(subset_size, N_real, N_fake)`` rows per subset instead of
+            refusing a size above N (recorded in ``requested_subset_size`` and ``note``).
         device: where the kernel matrices are computed ("cpu", "cuda", "auto").
 
     Returns:
@@ -102,7 +109,7 @@ def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, de
 
     Raises:
         GanevalError: fewer than 2 rows, NaN/Inf, different dimensions, ``subset_size`` larger than
-            a set, a bad kernel parameter.
+            a set (without ``clip_subset_size``), a bad kernel parameter.
     """
     r = features_matrix(real, "real")
     f = features_matrix(fake, "fake")
@@ -110,9 +117,18 @@ def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, de
     subsets = _int(subsets, "subsets", 1)
     m = _int(subset_size, "subset_size", 2)
     degree = _int(degree, "degree", 1)
-    if m > min(r.shape[0], f.shape[0]):
-        raise GanevalError(f"`subset_size` ({m}) is larger than the smaller set (real: {r.shape[0]} rows, fake: "
-                           f"{f.shape[0]}); pass subset_size <= {min(r.shape[0], f.shape[0])} or more samples.")
+    n_min = min(r.shape[0], f.shape[0])
+    requested, notes = None, []
+    if m > n_min:
+        if not clip_subset_size:
+            raise GanevalError(f"`subset_size` ({m}) is larger than the smaller set (real: {r.shape[0]} rows, fake: "
+                               f"{f.shape[0]}); pass subset_size <= {n_min} or more samples.")
+        requested, m = m, n_min
+        notes.append(f"subset_size lowered from {requested} to {m}, the smaller set's size")
+    whole = [name for name, n in (("real", r.shape[0]), ("fake", f.shape[0])) if n == m]
+    if whole:
+        notes.append(f"each subset is the whole {' and '.join(whole)} set, so std does not reflect "
+                     f"{'their' if len(whole) > 1 else 'its'} sampling variation")
     if gamma is not None and not (np.isfinite(gamma) and gamma > 0):
         raise GanevalError(f"`gamma` must be a positive number or None (1/D), got {gamma!r}.")
     if not np.isfinite(coef0):
@@ -127,4 +143,5 @@ def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, de
         jf = torch.from_numpy(rng.choice(f.shape[0], m, replace=False)).to(dev)
         mmds[i] = mmd2_unbiased(r_dev[ir], f_dev[jf], degree=degree, gamma=g, coef0=float(coef0))
     return KIDResult(value=float(mmds.mean()), std=float(mmds.std()), subsets=subsets, subset_size=m, degree=degree,
-                     gamma=g, coef0=float(coef0), n_real=int(r.shape[0]), n_fake=int(f.shape[0]))
+                     gamma=g, coef0=float(coef0), n_real=int(r.shape[0]), n_fake=int(f.shape[0]),
+                     requested_subset_size=requested, note="; ".join(notes) or None)

@@ -7,12 +7,17 @@ Three views of the same question, all built on exact nearest-training-neighbour 
   percentile of how near genuinely new data sits (held-out ``test`` points to ``train``). Fresh
   samples score about ``percentile / 100``; a copying generator scores far more.
 * **C_T** (Meehan, Chaudhuri & Dasgupta 2020, "A non-parametric test to detect data-copying in
-  generative models", AISTATS): the training set is cut into k-means cells; in each cell the
-  distances of samples and of test points to the cell's training points are compared with a
-  Mann-Whitney U test, Z-scored; C_T averages the Z-scores over the cells holding at least
-  ``min_cell_samples`` samples (τ = 20/m in the paper), weighted by the cell's share of test
-  points. ≈ 0 for a generator that neither copies nor underfits; negative means samples sit
-  closer to the training points than new data does (copying); positive means underfitting.
+  generative models", AISTATS), as the authors' ``data_copying_tests.py`` computes it: the
+  training set is cut into k-means cells (float64, ``n_init`` greedy-k-means++ restarts, the
+  least-inertia partition kept, as scikit-learn's ``KMeans`` in their experiments); in each cell
+  the distances of samples and of test points to the cell's training points are compared with a
+  Mann-Whitney U test, Z-scored with the authors' continuity correction (U centred at
+  ``mn/2 - 0.5``; ``continuity=False`` drops it); C_T averages the Z-scores over the cells
+  holding *more than* ``min_cell_samples`` samples (τ·m, strict as ``Q_m(π) > τ`` with
+  τ = 20/m), weighted by the cell's share of test points. Cells without test points, where the
+  authors' code raises, are left out and counted (``cells_empty``). ≈ 0 for a generator that
+  neither copies nor underfits; negative means samples sit closer to the training points than
+  new data does (copying); positive means underfitting.
 * **authenticity** (Alaa, van Breugel, Saveliev & van der Schaar 2022, "How faithful is your
   synthetic data?", ICML): a sample is *unauthentic* when it is nearer to its nearest training
   point than that training point's own nearest other training point; authenticity is the
@@ -33,10 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import same_dim
 from ..errors import GanevalError
-from ..kernels import as_points, knn
+from ..kernels import knn
 from ..results import Result
+from ..validation import as_points, same_dim
+from .kmeans import kmeans, kmeans_fit
+
+__all__ = ["MemorisationResult", "kmeans", "memorisation", "nearest_neighbours"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,16 @@ class MemorisationResult(Result):
         distance_ratio: median_distance / median_baseline_distance (< 1: samples hug the training set).
         c_t: Meehan et al.'s C_T (None when no cell holds enough samples).
         n_cells: k-means cells the training set was cut into.
-        cells_used: cells holding test points and at least ``min_cell_samples`` samples.
+        cells_used: cells holding test points and more than ``min_cell_samples`` samples.
         cell_z: the Mann-Whitney Z-score of each used cell.
-        min_cell_samples: the paper's τ·m (20).
+        min_cell_samples: the paper's τ·m (20); a cell needs more samples than this.
+        cells_empty: cells left out for holding no test point (the authors' code raises there).
+        cells_sparse: cells left out for holding ``min_cell_samples`` samples or fewer.
+        cell_ids: the index of each used cell (``cell_z[i]`` belongs to cell ``cell_ids[i]``).
+        cell_train_counts, cell_test_counts, cell_sample_counts: points of each kind in each cell.
+        continuity: whether Z carries the authors' continuity correction.
+        kmeans_restarts: k-means restarts (the least-inertia partition is kept).
+        kmeans_inertia: the kept partition's within-cell sum of squares.
         authenticity: fraction of samples that are authentic (Alaa et al. 2022).
         authenticity_baseline: the same fraction for the test points (real, unseen data).
         n_samples, n_train, n_test, dim: counts and dimension.
@@ -76,6 +91,15 @@ class MemorisationResult(Result):
     cells_used: int
     cell_z: list[float]
     min_cell_samples: int
+    cells_empty: int
+    cells_sparse: int
+    cell_ids: list[int]
+    cell_train_counts: list[int]
+    cell_test_counts: list[int]
+    cell_sample_counts: list[int]
+    continuity: bool
+    kmeans_restarts: int
+    kmeans_inertia: float
     authenticity: float
     authenticity_baseline: float
     n_samples: int
@@ -121,89 +145,65 @@ def _midranks(a: np.ndarray) -> np.ndarray:
     return ((ends - counts + 1 + ends) / 2.0)[inv]
 
 
-def _mann_whitney_z(gen: np.ndarray, real: np.ndarray) -> float:
-    """Z-scored Mann-Whitney U of ``gen`` against ``real`` (U counts gen > real, ties half)."""
+def _mann_whitney_z(gen: np.ndarray, real: np.ndarray, continuity: bool = False) -> float:
+    """Z-scored Mann-Whitney U of ``gen`` against ``real`` (U counts gen > real, ties half).
+
+    ``continuity``: the authors' correction, U centred at ``mn/2 - 0.5`` (``Zu`` in
+    ``data_copying_tests.py``: it adds ``0.5 / sd`` to every Z rather than shrinking |Z|). No tie
+    correction of the variance, as there.
+    """
     m, n = len(gen), len(real)
     u = _midranks(np.concatenate([gen, real]))[:m].sum() - m * (m + 1) / 2.0
-    return float((u - m * n / 2.0) / math.sqrt(m * n * (m + n + 1) / 12.0))
+    centre = m * n / 2.0 - (0.5 if continuity else 0.0)
+    return float((u - centre) / math.sqrt(m * n * (m + n + 1) / 12.0))
 
 
-_ROWS = 4096  # row chunk of the k-means passes: no full float64 copy of the training set
+def _nn_dist64(q: torch.Tensor, ref: torch.Tensor, kw: dict[str, Any]) -> np.ndarray:
+    """Float64 distance of each query to its (exact) nearest reference point.
 
-
-def _nearest_centre(x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(squared distance, index) of each point's nearest centre, in row chunks (float64 sums)."""
-    csq = c.square().sum(1)
-    d, i = [], []
-    for a in range(0, len(x), _ROWS):
-        xb = x[a:a + _ROWS].double()
-        v, j = torch.addmm(csq.unsqueeze(0), xb, c.T, alpha=-2.0).min(1)
-        d.append(v + xb.square().sum(1))
-        i.append(j)
-    return torch.cat(d), torch.cat(i)
-
-
-def _sq_to(x: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
-    return torch.cat([(x[a:a + _ROWS].double() - point).square().sum(1) for a in range(0, len(x), _ROWS)])
-
-
-def kmeans(x: torch.Tensor, k: int, *, seed: int = 0, max_iter: int = 50) -> torch.Tensor:
-    """Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007), private seeded RNG.
-
-    Args:
-        x: (N, ...) points (flattened), N >= k, on any device.
-        k: number of centres.
-        seed: seed of the k-means++ draws.
-        max_iter: Lloyd iterations at most (stops early when no assignment changes).
-
-    Returns:
-        (k, D) float64 centres on x's device.
+    The U statistic compares these distances across two sets: float32 values would tie or swap
+    pairs that differ in the 7th digit, so they are recomputed in float64 from the inputs.
     """
-    x = x.reshape(len(x), -1)
-    gen = torch.Generator().manual_seed(int(seed))
-    first = int(torch.randint(len(x), (1,), generator=gen))
-    c = x[first].double().unsqueeze(0)
-    d2 = _sq_to(x, c[0])
-    for _ in range(1, k):
-        total = float(d2.sum())
-        j = int(torch.multinomial(d2.cpu() / total, 1, generator=gen)) if total > 0 else \
-            int(torch.randint(len(x), (1,), generator=gen))
-        c = torch.cat([c, x[j].double().unsqueeze(0)])
-        d2 = torch.minimum(d2, _sq_to(x, c[-1]))
-    assign = None
-    for _ in range(max_iter):
-        dist, new = _nearest_centre(x, c)
-        if assign is not None and torch.equal(new, assign):
-            break
-        assign = new
-        counts = torch.bincount(assign, minlength=k)
-        sums = torch.zeros_like(c)
-        for a in range(0, len(x), _ROWS):
-            sums.index_add_(0, assign[a:a + _ROWS], x[a:a + _ROWS].double())
-        c = sums / counts.clamp(min=1).unsqueeze(1).double()
-        empty = (counts == 0).nonzero().flatten()
-        if empty.numel():  # re-seed an empty cell at the points farthest from their centres
-            c[empty] = x[torch.argsort(dist, descending=True, stable=True)[: empty.numel()]].double()
-    return c
+    j = knn(q, ref, 1, **kw)[1][:, 0]
+    return (q.double() - ref[j.to(ref.device)].double()).norm(dim=1).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """What C_T's partition looked like: per-cell counts and the cells left out, with why."""
+
+    c_t: float | None
+    z: list[float]
+    used: list[int]
+    train_counts: list[int]
+    test_counts: list[int]
+    sample_counts: list[int]
+    inertia: float
 
 
 def _c_t(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, min_cell: int, seed: int,
-         kw: dict[str, Any]) -> tuple[float | None, list[float]]:
-    centres = kmeans(tr, n_cells, seed=seed)
-    cell = {name: knn(x, centres, 1, **kw)[1][:, 0].numpy() for name, x in (("s", s), ("tr", tr), ("te", te))}
-    weights, zs = [], []
+         n_init: int, continuity: bool, kw: dict[str, Any]) -> _Cells:
+    fit = kmeans_fit(tr, n_cells, seed=seed, n_init=n_init)
+    centres = fit.centres.to(tr.device)
+    cell = {"tr": fit.labels.cpu().numpy(),
+            "te": knn(te, centres, 1, **kw)[1][:, 0].numpy(), "s": knn(s, centres, 1, **kw)[1][:, 0].numpy()}
+    counts = {k: np.bincount(v, minlength=n_cells) for k, v in cell.items()}
+    weights, zs, used = [], [], []
     for c in range(n_cells):
-        t_idx, p_idx, q_idx = (np.flatnonzero(cell[n] == c) for n in ("tr", "te", "s"))
-        if len(t_idx) == 0 or len(p_idx) == 0 or len(q_idx) < min_cell:
+        # Pi_tau of the paper, strict as the authors' code: Q_m(pi) > tau, i.e. more than tau*m samples.
+        # A cell without test (or training) points has no baseline: the authors' code raises there;
+        # here it is left out and counted in the result (``cells_empty``).
+        if counts["tr"][c] == 0 or counts["te"][c] == 0 or counts["s"][c] <= min_cell:
             continue
-        tc = tr[torch.from_numpy(t_idx)]
-        lq = knn(s[torch.from_numpy(q_idx)], tc, 1, **kw)[0][:, 0].double().numpy()
-        lp = knn(te[torch.from_numpy(p_idx)], tc, 1, **kw)[0][:, 0].double().numpy()
-        zs.append(_mann_whitney_z(lq, lp))
+        t_idx, p_idx, q_idx = (torch.from_numpy(np.flatnonzero(cell[n] == c)) for n in ("tr", "te", "s"))
+        tc = tr[t_idx]
+        lq, lp = _nn_dist64(s[q_idx], tc, kw), _nn_dist64(te[p_idx], tc, kw)
+        zs.append(_mann_whitney_z(lq, lp, continuity))
         weights.append(len(p_idx) / te.shape[0])
-    if not zs:
-        return None, []
-    return float(np.dot(weights, zs) / np.sum(weights)), zs
+        used.append(c)
+    c_t = float(np.dot(weights, zs) / np.sum(weights)) if zs else None
+    return _Cells(c_t=c_t, z=zs, used=used, train_counts=counts["tr"].tolist(), test_counts=counts["te"].tolist(),
+                  sample_counts=counts["s"].tolist(), inertia=fit.inertia)
 
 
 def _train_nn_distance(tr: torch.Tensor, idx: np.ndarray, kw: dict[str, Any]) -> dict[int, float]:
@@ -216,9 +216,22 @@ def _train_nn_distance(tr: torch.Tensor, idx: np.ndarray, kw: dict[str, Any]) ->
     return dict(zip(u.tolist(), nn.astype(np.float64).tolist()))
 
 
+def _check_cells(n_cells: int, m: int, n: int, min_cell: int) -> None:
+    """Refuse an explicit cell count the samples or test points cannot fill (C_T would rest on few cells)."""
+    if n_cells > n:
+        raise GanevalError(f"`n_cells` ({n_cells}) exceeds the {n} test points: C_T needs test points in every "
+                           f"cell; pass n_cells <= {n} (about n_test / 50 is best) or more test data.")
+    if m <= min_cell * n_cells:
+        most = (m - 1) // min_cell
+        fix = f"pass n_cells <= {most}" if most >= 1 else f"C_T needs more than {min_cell} samples"
+        raise GanevalError(f"`n_cells` ({n_cells}) leaves an average cell {m / n_cells:.3g} of the {m} samples, not "
+                           f"more than min_cell_samples={min_cell}, so most cells would be left out of C_T; {fix} "
+                           "or draw more samples.")
+
+
 def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0, n_cells: int | None = None,
-                 min_cell_samples: int = 20, seed: int = 0, memory_budget: int | None = None,
-                 device: str | torch.device | None = None) -> MemorisationResult:
+                 min_cell_samples: int = 20, n_init: int = 10, continuity: bool = True, seed: int = 0,
+                 memory_budget: int | None = None, device: str | torch.device | None = None) -> MemorisationResult:
     """Nearest-training-neighbour memorisation statistics: copy rate, C_T, authenticity.
 
     Args:
@@ -228,8 +241,12 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
         percentile: the copy threshold is this percentile of the test-to-train nearest-neighbour
             distances (default 1: fresh samples have a copy rate of about 0.01).
         n_cells: k-means cells for C_T; default ``clip(min(m, n) // 50, 1, 50)`` (the paper used 50
-            cells with 10,000 test points), so that cells hold ~50 samples and test points.
-        min_cell_samples: a cell enters C_T when it holds at least this many samples (τ·m = 20).
+            cells with 10,000 test points), so that cells hold ~50 samples and test points. Given
+            explicitly it must leave an average cell more than ``min_cell_samples`` samples
+            (``m > min_cell_samples * n_cells``) and at most one cell per test point.
+        min_cell_samples: τ·m of the paper (20): a cell enters C_T when it holds *more* samples.
+        n_init: k-means restarts (10, as the authors' experiments with scikit-learn's KMeans).
+        continuity: the authors' continuity correction in each cell's Z (U centred at mn/2 − 0.5).
         seed: k-means seed.
         memory_budget: workspace bound in bytes for the neighbour searches.
         device: "cpu", "cuda", "auto" or None.
@@ -239,7 +256,8 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
 
     Raises:
         GanevalError: fewer than 2 rows in any input, NaN / Inf, mismatched dimensions,
-            ``percentile`` outside (0, 100), bad ``n_cells`` / ``min_cell_samples``.
+            ``percentile`` outside (0, 100), bad ``n_cells`` / ``min_cell_samples`` / ``n_init``,
+            an ``n_cells`` too large for the samples or test points.
     """
     s = as_points(samples, "samples", min_rows=2)
     tr = as_points(train, "train", min_rows=2)
@@ -249,12 +267,17 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
     if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) or not 0 < percentile < 100:
         raise GanevalError(f"`percentile` must be a number in (0, 100), got {percentile!r}.")
     m, n, n_tr = s.shape[0], te.shape[0], tr.shape[0]
+    if isinstance(min_cell_samples, bool) or not isinstance(min_cell_samples, (int, np.integer)) or min_cell_samples < 2:
+        raise GanevalError(f"`min_cell_samples` must be an integer >= 2, got {min_cell_samples!r}.")
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise GanevalError(f"`n_init` (k-means restarts) must be an integer >= 1, got {n_init!r}.")
+    explicit = n_cells is not None
     if n_cells is None:
         n_cells = int(np.clip(min(m, n) // 50, 1, 50))
     if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)) or not 1 <= n_cells <= n_tr:
         raise GanevalError(f"`n_cells` must be an integer in [1, {n_tr}] (the training set's size), got {n_cells!r}.")
-    if isinstance(min_cell_samples, bool) or not isinstance(min_cell_samples, (int, np.integer)) or min_cell_samples < 2:
-        raise GanevalError(f"`min_cell_samples` must be an integer >= 2, got {min_cell_samples!r}.")
+    if explicit:
+        _check_cells(int(n_cells), m, n, int(min_cell_samples))
     kw: dict[str, Any] = {"memory_budget": memory_budget, "device": device}
     sd_t, si_t = knn(s, tr, 1, **kw)
     bd_t, bi_t = knn(te, tr, 1, **kw)
@@ -265,10 +288,15 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
     if n * percentile / 100 < 3:
         warnings.append(f"the copy threshold (percentile {percentile:g} of {n} test distances) rests on fewer "
                         "than 3 test points; use more test data or a larger percentile.")
-    c_t, zs = _c_t(s, tr, te, int(n_cells), int(min_cell_samples), int(seed), kw)
-    if c_t is None:
-        warnings.append(f"no k-means cell holds {min_cell_samples} samples and a test point, so C_T is undefined; "
-                        "use more samples or fewer cells (n_cells).")
+    cells = _c_t(s, tr, te, int(n_cells), int(min_cell_samples), int(seed), int(n_init), bool(continuity), kw)
+    empty = sum(1 for t in cells.test_counts if t == 0)
+    sparse = sum(1 for t, q in zip(cells.test_counts, cells.sample_counts) if t > 0 and q <= min_cell_samples)
+    if cells.c_t is None:
+        warnings.append(f"no k-means cell holds more than {min_cell_samples} samples and a test point, so C_T is "
+                        "undefined; use more samples or fewer cells (n_cells).")
+    if empty:
+        warnings.append(f"{empty} of {n_cells} k-means cells hold no test point and are left out of C_T (the "
+                        "authors' code refuses such a partition); use more test data or fewer cells (n_cells).")
     nn_train = _train_nn_distance(tr, np.concatenate([si, bi]), kw)
     authentic = sd > np.array([nn_train[j] for j in si.tolist()])
     base_authentic = bd > np.array([nn_train[j] for j in bi.tolist()])
@@ -277,7 +305,11 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
         copy_rate=float(np.mean(sd <= threshold)), copy_threshold=threshold, percentile=float(percentile),
         median_distance=med_s, median_baseline_distance=med_b,
         distance_ratio=med_s / med_b if med_b > 0 else None,
-        c_t=c_t, n_cells=int(n_cells), cells_used=len(zs), cell_z=zs, min_cell_samples=int(min_cell_samples),
+        c_t=cells.c_t, n_cells=int(n_cells), cells_used=len(cells.z), cell_z=cells.z,
+        min_cell_samples=int(min_cell_samples), cells_empty=empty, cells_sparse=sparse, cell_ids=cells.used,
+        cell_train_counts=cells.train_counts, cell_test_counts=cells.test_counts,
+        cell_sample_counts=cells.sample_counts, continuity=bool(continuity), kmeans_restarts=int(n_init),
+        kmeans_inertia=cells.inertia,
         authenticity=float(authentic.mean()), authenticity_baseline=float(base_authentic.mean()),
         n_samples=int(m), n_train=int(n_tr), n_test=int(n), dim=int(s.shape[1]),
         warning=" ".join(warnings) or None, sample_distances=sd, sample_neighbours=si,

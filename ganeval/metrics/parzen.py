@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import as_tensor, same_dim
 from ..errors import GanevalError
-from ..kernels import as_points, log_kde
+from ..kernels import log_kde
 from ..results import Result
+from ..validation import as_points, as_tensor, same_dim
 
 PAPER_SIGMAS = tuple(float(s) for s in np.logspace(-1, 0, 10))
 """The GAN paper's bandwidth grid: 10 values log-spaced from 0.1 to 1 (pixels in [0, 1])."""

@@ -23,10 +23,9 @@ import numpy as np
 import torch
 
 from .. import kernels
-from .._utils import same_dim
 from ..errors import GanevalError
 from ..results import Result
-from .frechet import features_matrix
+from ..validation import features_matrix, same_dim
 
 
 @dataclass(frozen=True)
