@@ -240,7 +240,12 @@ def _kept_path(checkpoint: Any) -> str:
 
 
 def _features(prov: dict[str, Any] | None) -> dict[str, Any] | None:
-    return {"name": prov.get("name"), "sha256": prov.get("sha256")} if prov else None
+    if not prov:
+        return None
+    out = {"name": prov.get("name"), "sha256": prov.get("sha256")}
+    if prov.get("resize"):
+        out["resize"] = prov["resize"]  # FIDs under different resize modes are different numbers
+    return out
 
 
 @dataclass(frozen=True)
@@ -368,6 +373,13 @@ def run_gate(checkpoint: Any, data: Any, baseline: Baseline | str | os.PathLike[
     if features is not None and bfeat is not None and features != bfeat:
         raise GanevalError(f"--features {features} does not match the baseline's features {bfeat!r}; "
                            "values in different feature spaces are not comparable.")
+    bres = (base.features or {}).get("resize")
+    asked = (kwargs.get("extractor_options") or {}).get("resize")
+    if bres and asked and asked != bres:
+        raise GanevalError(f"--resize {asked} does not match the baseline's resize mode {bres!r}: FIDs under "
+                           "different resize modes are not comparable; drop --resize or re-create the baseline.")
+    if bres:  # the candidate is scored under the baseline's mode
+        kwargs["extractor_options"] = {**(kwargs.get("extractor_options") or {}), "resize": bres}
     dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, download=download)
     if dataset.name != base.data:
         raise GanevalError(f"--data {dataset.name} does not match the baseline's data {base.data!r}; "
@@ -383,6 +395,11 @@ def run_gate(checkpoint: Any, data: Any, baseline: Baseline | str | os.PathLike[
     ev = evaluate(checkpoint, dataset, metrics=[base.metric], features=features or bfeat, n_samples=base.n_samples,
                   seed=seed, options=base.options, **kwargs)
     cfeat = _features(ev.provenance.get("features"))
+    # Baselines from before resize modes were recorded were all legacy-tf (the only mode then).
+    bmode = (base.features or {}).get("resize") or ("legacy-tf" if bfeat == "inception" else None)
+    if base.features and cfeat and bmode != cfeat.get("resize"):
+        raise GanevalError(f"The candidate's features were resized with {cfeat.get('resize')!r} but the baseline's "
+                           f"with {bmode!r}; re-create the baseline under one resize mode.")
     if base.features and cfeat and base.features.get("sha256") != cfeat.get("sha256"):
         raise GanevalError(f"Feature extractor {cfeat.get('name')!r} has weights with sha256 {cfeat.get('sha256')}, "
                            f"but the baseline used {base.features.get('sha256')}; use the same weights "
