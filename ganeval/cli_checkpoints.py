@@ -164,8 +164,8 @@ def describe(path: str, *, probe: int = PROBE, seed: int = 0, **load: Any) -> di
         GanevalError: the file cannot be read at all.
     """
     from .checkpoints import FORMAT, load_generator
-    from .output_range import _fix
-    from .state_dicts import _tensor_dicts, describe_source, find_state_dict, read_container, step_of
+    from .output_range import suggest_fix
+    from .state_dicts import describe_source, find_state_dict, read_container, step_of, weight_entries
 
     p = Path(path)
     try:
@@ -176,7 +176,7 @@ def describe(path: str, *, probe: int = PROBE, seed: int = 0, **load: Any) -> di
         obj = read_container(p, trust=bool(load.get("trust")))
         sd, where = find_state_dict(obj, path=p)
         return {"path": str(p), "format": "state_dict", "factory": None, "weights": where,
-                "entries_with_weights": _tensor_dicts(obj), "tensors": len(sd),
+                "entries_with_weights": weight_entries(obj), "tensors": len(sd),
                 "parameters": int(sum(t.numel() for t in sd.values())),
                 "first_keys": {k: list(v.shape) for k, v in list(sd.items())[:6]}, "step": step_of(obj),
                 "flags": ["--factory pkg.module:Class (the class that builds this network; --factory-kwargs '{...}' "
@@ -208,7 +208,7 @@ def describe(path: str, *, probe: int = PROBE, seed: int = 0, **load: Any) -> di
                     "q001": float(q[0]), "q999": float(q[1])}
     if x.ndim == 4 and (float(q[0]) < -0.01 or float(q[1]) > 1.01):
         flags.append(f"images are scored in [0, 1] and these span [{float(q[0]):.3g}, {float(q[1]):.3g}]: "
-                     + _fix(float(q[0]), float(q[1]), 0.0, 1.0, tuple(gen.output_range) if gen.output_range else None))
+                     + suggest_fix(float(q[0]), float(q[1]), 0.0, 1.0, gen.output_range))
     if gen.module is not None:
         flags.append("--latent-dim / --latent-dist / --latent-range override the latent spec above")
         if cond is None and (_forward_arity(gen.module) or 0) >= 2:

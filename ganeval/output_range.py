@@ -119,7 +119,11 @@ def _quantiles(x: torch.Tensor) -> tuple[float, float]:
     return float(q[0]), float(q[1])
 
 
-def _fix(s_lo: float, s_hi: float, d_lo: float, d_hi: float, mapped_from: tuple[float, float] | None) -> str:
+def suggest_fix(s_lo: float, s_hi: float, d_lo: float, d_hi: float, mapped_from: tuple[float, float] | None) -> str:
+    """The likely flag for samples spanning [s_lo, s_hi] against data in [d_lo, d_hi].
+
+    ``mapped_from`` is the output range already applied (then the raw outputs are quoted).
+    """
     if mapped_from is not None:
         lo, hi = mapped_from
         raw_lo, raw_hi = s_lo * (hi - lo) + lo, s_hi * (hi - lo) + lo
@@ -170,10 +174,10 @@ def check_samples(samples: torch.Tensor, dataset: Any, *, source: str,
     if frac >= ERROR_FRACTION or span_out >= ERROR_SPAN:
         verdict = "error"
         msg = (f"{source}: {where}; scored like this the numbers are meaningless. "
-               f"{_upper_first(_fix(s_lo, s_hi, d_lo, d_hi, output_range))} (or --no-range-check to score anyway).")
+               f"{_upper_first(suggest_fix(s_lo, s_hi, d_lo, d_hi, output_range))} (or --no-range-check to score anyway).")
     elif frac >= WARN_FRACTION or span_out >= WARN_SPAN:
         verdict = "warning"
-        msg = (f"{source}: {where}; the numbers may be off ({_fix(s_lo, s_hi, d_lo, d_hi, output_range)}, "
+        msg = (f"{source}: {where}; the numbers may be off ({suggest_fix(s_lo, s_hi, d_lo, d_hi, output_range)}, "
                "if that is not intended).")
     else:
         verdict, msg = "ok", None

@@ -58,7 +58,7 @@ def _as_state_dict(obj: Any) -> dict[str, torch.Tensor] | None:
     return dict(obj) if is_state_dict(obj) else None
 
 
-def _tensor_dicts(obj: Any, prefix: str = "", depth: int = 0) -> list[str]:
+def weight_entries(obj: Any, prefix: str = "", depth: int = 0) -> list[str]:
     """Key paths (``a/b``) of the state dicts inside a container, for error messages."""
     if not isinstance(obj, Mapping) or depth > 2:
         return []
@@ -67,7 +67,7 @@ def _tensor_dicts(obj: Any, prefix: str = "", depth: int = 0) -> list[str]:
         if _as_state_dict(v) is not None:
             out.append(f"{prefix}{k}")
         elif isinstance(v, Mapping):
-            out.extend(_tensor_dicts(v, f"{prefix}{k}/", depth + 1))
+            out.extend(weight_entries(v, f"{prefix}{k}/", depth + 1))
     return out
 
 
@@ -86,7 +86,7 @@ def find_state_dict(obj: Any, *, key: str | None = None, path: Path | str = "<fi
     Raises:
         GanevalError: the key is absent, or no state dict is found.
     """
-    found = _tensor_dicts(obj)
+    found = weight_entries(obj)
     if key is not None:
         cur: Any = obj
         for part in key.split("/"):

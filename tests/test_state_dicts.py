@@ -32,6 +32,7 @@ from ganeval.toy import MixtureGenerator
 NZ, NGF = 8, 4
 KW = json.dumps({"nz": NZ, "ngf": NGF})
 N = 200
+FAST_FID = {"fid": {"bootstrap": 10, "infinity": False}}  # the numbers compared need no interval or FID_inf
 
 MODELS_SRC = '''
 import torch
@@ -51,6 +52,17 @@ class DCGAN(nn.Module):
 
     def forward(self, z):
         return self.main(z.view(z.shape[0], -1, 1, 1))
+
+
+class CondDCGAN(DCGAN):
+    """G(z, y): the label enters through an embedding added to the latent."""
+
+    def __init__(self, nz=100, ngf=64, num_classes=10):
+        super().__init__(nz, ngf)
+        self.embed = nn.Embedding(num_classes, nz)
+
+    def forward(self, z, y):
+        return super().forward(z + 3 * self.embed(y))
 
 
 class Broken(nn.Module):
@@ -86,6 +98,17 @@ def net(models: tuple[Path, str, Any]) -> nn.Module:
     return g.eval()
 
 
+@pytest.fixture(scope="module")
+def cond_net(models: tuple[Path, str, Any]) -> nn.Module:
+    torch.manual_seed(1)
+    g = models[2].CondDCGAN(nz=NZ, ngf=NGF, num_classes=10)
+    g.train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(torch.randn(64, NZ), torch.randint(0, 10, (64,)))
+    return g.eval()
+
+
 class Mapped(nn.Module):
     """The in-memory reference: the network's [-1, 1] output mapped to [0, 1] by hand."""
 
@@ -97,9 +120,20 @@ class Mapped(nn.Module):
         return (self.g(z) + 1.0) / 2.0
 
 
-def _reference(net: nn.Module) -> dict:
-    gen = ganeval.generator_from_module(Mapped(net), latent_dim=NZ, device="cpu")
-    return ganeval.evaluate(gen, "digits", metrics="fid,summary", n_samples=N, device="cpu").to_dict()["metrics"]
+class MappedCond(Mapped):
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return (self.g(z, y) + 1.0) / 2.0
+
+
+def _reference(net: nn.Module, conditional: bool = False) -> dict:
+    if conditional:
+        gen = ganeval.generator_from_module(MappedCond(net), latent_dim=NZ, device="cpu", conditional=10)
+        metrics = "fid,summary,conditional_accuracy"
+    else:
+        gen = ganeval.generator_from_module(Mapped(net), latent_dim=NZ, device="cpu")
+        metrics = "fid,summary"
+    return ganeval.evaluate(gen, "digits", metrics=metrics, n_samples=N, device="cpu",
+                            options=FAST_FID).to_dict()["metrics"]
 
 
 def _flags(models: tuple[Path, str, Any], factory: str = "DCGAN") -> list[str]:
@@ -110,7 +144,8 @@ def _flags(models: tuple[Path, str, Any], factory: str = "DCGAN") -> list[str]:
 
 def _report(path: Path, extra: list[str], out: Path) -> list[str]:
     return ["report", str(path), "--data", "digits", "--metrics", "fid,summary", "--n-samples", str(N),
-            "--device", "cpu", "--json", "--no-diagnostics", "--out", str(out), *extra]
+            "--device", "cpu", "--json", "--no-diagnostics", "--out", str(out), "--option", "fid.bootstrap=10",
+            "--option", "fid.infinity=false", *extra]
 
 
 def _save_cuda_tagged(obj: Any, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,16 +187,25 @@ def test_cuda_tagged_file_really_needs_a_map_location(net: nn.Module, tmp_path: 
     assert all(torch.equal(loaded[k], v) for k, v in net.state_dict().items())
 
 
-def test_each_container_scores_like_the_network_in_memory(net: nn.Module, models: tuple[Path, str, Any],
-                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
+def test_each_container_scores_like_the_network_in_memory(conditional: bool, net: nn.Module, cond_net: nn.Module,
+                                                          models: tuple[Path, str, Any], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    want = _reference(net)
-    for name, path in _containers(net, tmp_path, monkeypatch).items():
-        code = main(_report(path, [*_flags(models), "--output-range", "-1,1"], tmp_path / f"rep_{name}"))
+    g = cond_net if conditional else net
+    want = _reference(g, conditional)
+    extra = ["--output-range", "-1,1"]
+    if conditional:
+        extra += ["--num-classes", "10", "--metrics", "fid,summary,conditional_accuracy"]
+    for name, path in _containers(g, tmp_path, monkeypatch).items():
+        code = main(_report(path, [*_flags(models, "CondDCGAN" if conditional else "DCGAN"), *extra],
+                            tmp_path / f"rep_{name}"))
         captured = capsys.readouterr()
         assert code == 0, (name, captured.err)
         d = json.loads(captured.out)
         assert d["metrics"] == want, name
+        if conditional:  # the labels reached the network: it is not scored as if unconditional
+            assert d["metrics"]["conditional_accuracy"]["n_samples"] == N
         ck = d["provenance"]["checkpoint"]
         assert ck["kind"] == "state_dict" and len(ck["sha256"]) == 64
         assert any(n.startswith("weights from") for n in d["provenance"]["notes"]), name
