@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all
+.PHONY: demo test test-all lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,3 +19,8 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m 'not network'
+
+# Lint + import order (ruff) and types (mypy) on ganeval/ and reference_trainers/, as .ci/run and pre-commit.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ganeval reference_trainers
+	$(VENV)/bin/mypy

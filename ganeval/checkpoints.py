@@ -29,10 +29,11 @@ import pickle
 import re
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,12 +46,12 @@ from .conditional import ConditionalSpec, conditional_spec, draw_labels, spec_fr
 from .conditional import call as call_generator
 from .conditional import resolve as resolve_conditional
 from .errors import GanevalError
+from .images import list_images, read_image_folder
 from .payload import check_payload
 
 FORMAT = "ganeval-generator"
 VERSION = 1
 ALLOWED_PACKAGES = ("ganeval", "reference_trainers")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".pt2", ".jit", ".ts")
 LATENT_DISTS = ("normal", "uniform")
 LATENT_BLOCK = 4096
@@ -407,25 +408,6 @@ def _load_samples_array(path: Path) -> torch.Tensor:
     return t
 
 
-def _load_image_folder(path: Path, files: list[Path]) -> torch.Tensor:
-    from PIL import Image
-
-    images = []
-    for f in progress(files, desc=f"reading {path.name}", total=len(files), unit="img"):
-        try:
-            with Image.open(f) as im:
-                arr = np.asarray(im.convert("L" if im.mode in ("L", "1", "I", "I;16") else "RGB"))
-        except OSError as exc:
-            raise GanevalError(f"{f}: cannot read the image ({exc}); remove or replace it.") from exc
-        images.append(arr)
-    shapes = {a.shape for a in images}
-    if len(shapes) != 1:
-        raise GanevalError(f"{path}: images have different sizes {sorted(shapes)[:3]}; resize them to one size.")
-    arr = np.stack(images)
-    arr = arr[:, None] if arr.ndim == 3 else arr.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(arr)).float() / 255.0
-
-
 _STEP_RE = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -515,9 +497,9 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
     if not path.exists():
         raise GanevalError(f"{path}: no such file or folder; check the path.")
     if path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = list_images(path)
         if images:
-            return Generator(path=str(path), kind="samples", samples=_load_image_folder(path, images),
+            return Generator(path=str(path), kind="samples", samples=read_image_folder(path, images),
                              sha256=sha256_file(path))
         return load_generator(list_checkpoints(path)[-1], trust=trust, device=dev,
                               latent_dim=latent_dim, latent_dist=latent_dist, **sd_opts)
@@ -714,7 +696,7 @@ class Run:
     history_path: Path | None
     config: dict[str, Any]
 
-    def history(self) -> "Any":
+    def history(self) -> Any:
         """The history as a pandas DataFrame (None when the run has no history file)."""
         if self.history_path is None:
             return None

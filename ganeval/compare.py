@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ._utils import progress
-from .checkpoints import IMAGE_SUFFIXES, Generator, list_checkpoints
+from .checkpoints import Generator, list_checkpoints
 from .data import Dataset, load_dataset
 from .errors import GanevalError
 from .evaluate import Evaluation, evaluate
+from .images import is_image_folder
 
 Source = Any  # a path, a Generator, or an (N, ...) array of samples
 
@@ -35,10 +36,6 @@ class Item:
     source: Source
     label: str
     run: Path | None = None
-
-
-def _is_image_folder(path: Path) -> bool:
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
 
 
 def expand(sources: Source | Iterable[Source] | Mapping[str, Source]) -> list[Item]:
@@ -61,7 +58,7 @@ def expand(sources: Source | Iterable[Source] | Mapping[str, Source]) -> list[It
             path = Path(src)
             if not path.exists():
                 raise GanevalError(f"{path}: no such file or folder; check the path.")
-            if path.is_dir() and not _is_image_folder(path):
+            if path.is_dir() and not is_image_folder(path):
                 for ck in list_checkpoints(path):
                     items.append(Item(str(ck), f"{label}/{ck.name}" if label else f"{path.name}/{ck.name}", path))
                 continue

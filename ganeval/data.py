@@ -37,9 +37,10 @@ import gzip
 import math
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -366,10 +367,8 @@ def _from_npz(path: Path, seed: int) -> Dataset:
 
 
 def _from_image_folder(path: Path, seed: int) -> Dataset:
-    from .checkpoints import IMAGE_SUFFIXES, _load_image_folder
-
-    def files(d: Path) -> list[Path]:
-        return sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    from .images import list_images as files
+    from .images import read_image_folder
 
     split_dirs = all((path / s).is_dir() for s in ("train", "val", "test"))
     if (split_dirs and not files(path / "train")) or (not split_dirs and not files(path)):
@@ -377,14 +376,14 @@ def _from_image_folder(path: Path, seed: int) -> Dataset:
         if labelled is not None:
             return labelled
     if split_dirs:
-        t = {s: _load_image_folder(path / s, files(path / s)) for s in ("train", "val", "test")}
+        t = {s: read_image_folder(path / s, files(path / s)) for s in ("train", "val", "test")}
         notes = [f"Image folder {path} with train/val/test subfolders."]
     else:
         imgs = files(path)
         if len(imgs) < 10:
             raise GanevalError(f"{path}: an image-folder dataset needs at least 10 PNG/JPEG images (found {len(imgs)}), "
                                "or train/ val/ test/ subfolders.")
-        x = _load_image_folder(path, imgs)
+        x = read_image_folder(path, imgs)
         perm = torch.randperm(len(x), generator=torch_generator(seed))
         n_val = n_test = max(1, len(x) // 10)
         t = {"test": x[perm[:n_test]], "val": x[perm[n_test:n_test + n_val]], "train": x[perm[n_test + n_val:]]}
@@ -396,7 +395,7 @@ def _class_folders(path: Path, files: Callable[[Path], list[Path]], seed: int, s
     """A labelled image folder: ``path/<class>/*.png`` (split here, seeded, per class 80/10/10) or
     ``path/{train,val,test}/<class>/*.png``; classes are the subfolder names in sorted order.
     None when ``path`` holds no class subfolders."""
-    from .checkpoints import _load_image_folder
+    from .images import read_image_folder
 
     def classes(d: Path) -> list[Path]:
         return sorted(q for q in d.iterdir() if q.is_dir() and not q.name.startswith(".") and files(q))
@@ -407,7 +406,7 @@ def _class_folders(path: Path, files: Callable[[Path], list[Path]], seed: int, s
             if q.name not in names:
                 raise GanevalError(f"{q}: class {q.name!r} is not among the training classes ({', '.join(names)}); "
                                    "every split needs the same class subfolders.")
-            xs.append(_load_image_folder(q, files(q)))
+            xs.append(read_image_folder(q, files(q)))
             ys.append(torch.full((xs[-1].shape[0],), names.index(q.name), dtype=torch.int64))
         if len({tuple(x.shape[1:]) for x in xs}) > 1:
             raise GanevalError(f"{d}: the class subfolders hold images of different sizes; resize them to one size.")
