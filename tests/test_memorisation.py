@@ -18,7 +18,6 @@ from ganeval.metrics.memorisation import _midranks, kmeans
 from ganeval.report import write_report
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     # Many small tensor ops: a second OpenMP thread gains little here, and when the two cores are
@@ -105,21 +104,28 @@ def test_statistics_match_a_reference_built_with_sklearn_and_scipy(digits):
     nn_other = np.where(i2[:, 0] == own, d2[:, 1], d2[:, 0])
     assert res.authenticity == pytest.approx(np.mean(sd > nn_other[si]))
     assert res.authenticity_baseline == pytest.approx(np.mean(bd > nn_other[bi]))
-    # C_T on the same cells: Mann-Whitney U of sample vs test distances to the cell's training points
+    # C_T on the same cells: Mann-Whitney U of sample vs test distances to the cell's training points,
+    # Z-scored as the authors' data_copying_tests.py (U centred at mn/2 - 0.5), cells with MORE than
+    # tau*m = 20 samples (strict)
     centres = kmeans(tr.reshape(len(tr), -1), 4, seed=3)
     cell = {k: _sk_nn(centres, x)[1][:, 0] for k, x in (("tr", tr), ("te", te), ("s", samples))}
     zs, ws = [], []
     for c in range(4):
         t, p, q = (torch.from_numpy(np.flatnonzero(cell[k] == c)) for k in ("tr", "te", "s"))
-        if len(p) == 0 or len(q) < 20:
+        if len(p) == 0 or len(q) <= 20:
             continue
         lq, lp = _sk_nn(tr[t], samples[q])[0][:, 0], _sk_nn(tr[t], te[p])[0][:, 0]
         m, n = len(lq), len(lp)
         u = mannwhitneyu(lq, lp).statistic
-        zs.append((u - m * n / 2) / math.sqrt(m * n * (m + n + 1) / 12))
+        zs.append((u - (m * n / 2 - 0.5)) / math.sqrt(m * n * (m + n + 1) / 12))
         ws.append(n / len(te))
     assert res.cells_used == len(zs) > 0
     assert res.c_t == pytest.approx(np.dot(ws, zs) / np.sum(ws), abs=1e-9)
+    # without the correction every Z moves by -0.5 / sd
+    plain = memorisation(samples, tr, te, n_cells=4, seed=3, percentile=5, continuity=False)
+    sds = [math.sqrt(a * b * (a + b + 1) / 12) for a, b in
+           ((res.cell_sample_counts[c], res.cell_test_counts[c]) for c in res.cell_ids)]
+    assert plain.cell_z == pytest.approx([z - 0.5 / sd for z, sd in zip(res.cell_z, sds)], abs=1e-12)
 
 
 def test_midranks_match_scipy_with_ties():
