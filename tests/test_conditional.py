@@ -24,6 +24,7 @@ from ganeval.errors import GanevalError
 from ganeval.features import get_extractor
 from ganeval.metrics.conditional import conditional_accuracy, intra_fid
 from ganeval.metrics.frechet import fid
+from ganeval.metrics.prdc import prdc
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -154,7 +155,7 @@ def test_obeying_and_ignoring_generators_on_digits() -> None:
     obey = HeldOutLookup(held, held_y, 10, obey=True)
     ev = evaluate(generator_from_module(obey, latent_dim=2, device="cpu", conditional=10), ds, n_samples=n,
                   seed=0, device="cpu")
-    assert {"fid", "intra_fid", "conditional_accuracy"} <= set(ev.metrics)  # defaults for a conditional generator
+    assert {"fid", "intra_fid", "class_prdc", "conditional_accuracy"} <= set(ev.metrics)  # the conditional defaults
     acc, ifid = ev.metric_dict("conditional_accuracy"), ev.metric_dict("intra_fid")
     assert acc["value"] >= 0.95 and acc["classes_covered"] == 10
     # n = the held-out count returns every held-out image once: intra-FID = the real-vs-real value
@@ -166,12 +167,20 @@ def test_obeying_and_ignoring_generators_on_digits() -> None:
         by_hand = fid(train_f[ds.train_labels == c], fake_f[ev.sample_labels == c], bootstrap=0).value
         assert v == pytest.approx(by_hand, rel=1e-6)
 
+    # per-class PRDC is prdc() on each class's rows, by hand; real held-out data covers its own class well
+    cp = ev.metric_dict("class_prdc")
+    for c, cov, rec in zip(cp["classes"], cp["coverage"], cp["per_class_recall"]):
+        by_hand = prdc(train_f[ds.train_labels == c], fake_f[ev.sample_labels == c], k=5)
+        assert (cov, rec) == pytest.approx((by_hand.coverage, by_hand.recall), abs=1e-12)
+    assert cp["value"] > 0.8
+
     ignore = HeldOutLookup(held, held_y, 10, obey=False)
     ev2 = evaluate(generator_from_module(ignore, latent_dim=2, device="cpu", conditional=10), ds, n_samples=n,
                    seed=0, device="cpu")
     acc2, ifid2 = ev2.metric_dict("conditional_accuracy"), ev2.metric_dict("intra_fid")
     assert abs(acc2["value"] - 0.1) < 3.5 * np.sqrt(0.1 * 0.9 / n)  # chance, within 3.5 standard errors
     assert ifid2["value"] > 10 * ifid["value"]
+    assert ev2.metric_dict("class_prdc")["value"] < 0.5 * cp["value"]
     # its overall FID stays good: only the per-class view sees that it ignores its label
     assert ev2.metric_dict("fid")["value"] < 3 * ev.metric_dict("fid")["value"] + 5
 
@@ -204,10 +213,10 @@ def test_cli_mixed_report_side_by_side(tmp_path: Path, capsys: pytest.CaptureFix
     assert prov["checkpoint"]["conditional"] == {"num_classes": 10, "label_input": "index"}
     assert prov["labels"] == "balanced"
     html = (out / "index.html").read_text()
-    assert "per-class results" in html and "FID of the class" in html
+    assert "per-class results" in html and "FID of the class" in html and "<th>coverage</th>" in html
     pngs = {p.name for p in out.glob("*.png")}
     assert any("conditional_accuracy" in p for p in pngs) and any("intra_fid" in p for p in pngs)
-    assert any("samples_by_class" in p for p in pngs)
+    assert any("samples_by_class" in p for p in pngs) and any("class_prdc" in p for p in pngs)
     # naming the conditional metrics (and --labels) in a mixed report: the unconditional row leaves them empty
     assert main(["report", str(cond), str(unc), "--data", "digits", "--n-samples", "100", "--device", "cpu",
                  "--metrics", "fid,conditional_accuracy", "--labels", "2", "--out", str(tmp_path / "r2"),

@@ -4,6 +4,9 @@
   and the real images of class ``c`` (Miyato & Koyama 2018, "cGANs with Projection
   Discriminator", ICLR), each class's FID with its own N. A generator that ignores its label
   has a good overall FID but a poor intra-class FID: every class's samples look like all digits.
+* :func:`class_prdc`: precision, recall, density and coverage (Naeem et al. 2020, "Reliable Fidelity
+  and Diversity Metrics for Generative Models", ICML) of each class's samples against that class's
+  real data: per-class coverage shows a generator that obeys its label but collapses within a class.
 * :func:`conditional_accuracy`: the fraction of samples that a classifier assigns to the class
   they were asked for (the "classification accuracy" of conditional GAN papers, e.g. Odena et al.
   2017's AC-GAN), overall with its binomial standard error and per class, with the confusion
@@ -23,6 +26,7 @@ import torch
 from ..errors import GanevalError
 from ..results import Result
 from .frechet import fid
+from .prdc import prdc
 
 CONFUSION_MAX_CLASSES = 100  # above this (Stacked MNIST's 1000) the K x K matrix is left out
 
@@ -248,4 +252,84 @@ def _wilson(p: float, n: int, confidence: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-__all__ = ["ConditionalAccuracy", "IntraFIDResult", "conditional_accuracy", "intra_fid"]
+@dataclass(frozen=True)
+class ClassPRDC(Result):
+    """Precision, recall, density and coverage within each class (Naeem et al. 2020).
+
+    Attributes:
+        value: mean over ``classes`` of the per-class coverage (the share of a class's real rows
+            whose k-NN ball holds a sample asked for that class; higher is better).
+        recall, precision, density: means over classes of the per-class values.
+        worst_class, worst_coverage: the class with the lowest coverage, and that coverage.
+        n_classes: classes scored; classes: those classes (the ones the samples were asked for).
+        coverage, per_class_recall, per_class_precision, per_class_density: per class.
+        n_fake, n_real: rows per class; k: the neighbourhood size.
+    """
+
+    value: float
+    recall: float
+    precision: float
+    density: float
+    worst_coverage: float
+    worst_class: int
+    n_classes: int
+    k: int
+    classes: tuple[int, ...]
+    coverage: tuple[float, ...]
+    per_class_recall: tuple[float, ...]
+    per_class_precision: tuple[float, ...]
+    per_class_density: tuple[float, ...]
+    n_fake: tuple[int, ...]
+    n_real: tuple[int, ...]
+    reference: str = ""
+    features: str = ""
+
+
+def class_prdc(real_features: Any, real_labels: Any, fake_features: Any, fake_labels: Any, *, k: int = 5,
+               classes: Any = None, device: Any = None) -> ClassPRDC:
+    """PRDC (:func:`ganeval.metrics.prdc`) of each class's samples against that class's real features.
+
+    Args:
+        real_features, real_labels: (N_real, D) labelled reference features and their (N_real,) classes.
+        fake_features, fake_labels: (N_fake, D) sample features and the (N_fake,) classes asked for.
+        k: nearest neighbours per ball (Naeem et al. use 5).
+        classes: the classes to score (default: every class among ``fake_labels``).
+        device: where the distances are computed.
+
+    Raises:
+        GanevalError: shapes or labels that do not match, or a class with fewer than k + 1 real or
+            generated rows.
+    """
+    real, fake = _rows(real_features, "real_features"), _rows(fake_features, "fake_features")
+    if real.shape[1] != fake.shape[1]:
+        raise GanevalError(f"`real_features` and `fake_features` must have the same dimension, got "
+                           f"{real.shape[1]} and {fake.shape[1]}.")
+    ry = _labels(real_labels, "real_labels", real.shape[0])
+    fy = _labels(fake_labels, "fake_labels", fake.shape[0])
+    cls = sorted({int(c) for c in (torch.unique(fy).tolist() if classes is None else classes)})
+    if not cls:
+        raise GanevalError("class_prdc: no classes to score (`fake_labels` is empty).")
+    out: dict[str, list[float]] = {"coverage": [], "recall": [], "precision": [], "density": []}
+    n_f, n_r = [], []
+    for c in cls:
+        r, f = real[ry == c], fake[fy == c]
+        if r.shape[0] <= k or f.shape[0] <= k:
+            raise GanevalError(f"class_prdc: class {c} has {r.shape[0]} real and {f.shape[0]} generated rows; k = {k} "
+                               f"needs at least {k + 1} of both (more samples with --n-samples, or a smaller "
+                               "class_prdc.k).")
+        res = prdc(r, f, k=k, device=device)
+        for key in out:
+            out[key].append(float(getattr(res, key)))
+        n_f.append(int(f.shape[0]))
+        n_r.append(int(r.shape[0]))
+    cov = np.asarray(out["coverage"])
+    worst = int(cov.argmin())
+    return ClassPRDC(value=float(cov.mean()), recall=float(np.mean(out["recall"])),
+                     precision=float(np.mean(out["precision"])), density=float(np.mean(out["density"])),
+                     worst_coverage=float(cov[worst]), worst_class=cls[worst], n_classes=len(cls), k=int(k),
+                     classes=tuple(cls), coverage=tuple(out["coverage"]), per_class_recall=tuple(out["recall"]),
+                     per_class_precision=tuple(out["precision"]), per_class_density=tuple(out["density"]),
+                     n_fake=tuple(n_f), n_real=tuple(n_r))
+
+
+__all__ = ["ClassPRDC", "ConditionalAccuracy", "IntraFIDResult", "class_prdc", "conditional_accuracy", "intra_fid"]

@@ -4,6 +4,7 @@
   the confusion matrix (asked x read), and a grid of samples with one row per asked class;
 * ``intra_fid``: each class's FID against that class's real data, beside the mean (intra-FID)
   and the overall FID;
+* ``class_prdc``: each class's coverage and recall (is the class produced in its variety?);
 * :func:`class_table`: one row per class (samples asked, read as asked, per-class FID and N),
   shown in the report beside the figures.
 """
@@ -137,6 +138,34 @@ def intra_fid_figures(ev: Any) -> FigureList:
     return out
 
 
+@register_figure("class_prdc")
+def class_prdc_figures(ev: Any) -> FigureList:
+    """Per-class coverage and recall bars (a map of coverage above 100 classes)."""
+    m = ev.metric_dict("class_prdc")
+    classes, cov, rec = list(m["classes"]), np.asarray(m["coverage"]), np.asarray(m["per_class_recall"])
+    if len(classes) <= BAR_MAX_CLASSES:
+        fig, ax = subplots(figsize=(max(5.0, 0.4 * len(classes) + 2), 3.5), layout="tight")
+        idx = np.arange(len(classes))
+        ax.bar(idx - 0.2, cov, width=0.4, color="tab:green", label="coverage")
+        ax.bar(idx + 0.2, rec, width=0.4, color="tab:olive", label="recall")
+        step = 1 if len(classes) <= 30 else max(1, len(classes) // 10)
+        ax.set_xticks(idx[::step])
+        ax.set_xticklabels([str(classes[i]) for i in idx[::step]])
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("class")
+        ax.legend(fontsize=8, loc="lower right")
+    else:
+        fig, ax = subplots(figsize=(11, 2.8), layout="tight")
+        full = np.full(max(classes) + 1, np.nan)
+        full[classes] = cov
+        _class_map(ax, full, "coverage", fig, vmin=0, vmax=1)
+    ax.set_title(f"per-class coverage {m['value']:.3f}, recall {m['recall']:.3f}; worst class {m['worst_class']} "
+                 f"({m['worst_coverage']:.3f})", fontsize=10)
+    return [("class_prdc", fig, f"Within each class, the share of its real rows whose {m['k']}-NN ball holds a sample "
+                                "asked for that class (coverage) and the recall (Naeem et al. 2020); low values: the "
+                                "class is produced, but not in its variety.")]
+
+
 def class_table(ev: Any) -> tuple[str, list[str], list[list[str]]] | None:
     """(title, headers, rows): one row per class with its samples, accuracy and FID (None: not conditional).
 
@@ -144,18 +173,22 @@ def class_table(ev: Any) -> tuple[str, list[str], list[list[str]]] | None:
     """
     acc = ev.metric_dict("conditional_accuracy") if "conditional_accuracy" in ev.metrics else None
     ifid = ev.metric_dict("intra_fid") if "intra_fid" in ev.metrics else None
-    if acc is None and ifid is None:
+    cp = ev.metric_dict("class_prdc") if "class_prdc" in ev.metrics else None
+    if acc is None and ifid is None and cp is None:
         return None
+    cp_of = dict(zip(cp["classes"], zip(cp["coverage"], cp["per_class_recall"]))) if cp else {}
     fid_of = dict(zip(ifid["classes"], zip(ifid["per_class"], ifid["n_fake"], ifid["n_real"]))) if ifid else {}
     if acc is not None:
         classes = [c for c, n in enumerate(acc["asked"]) if n > 0]
     else:
-        classes = list(fid_of)
+        classes = sorted(set(fid_of) | set(cp_of))
     headers = ["class"]
     if acc is not None:
         headers += ["asked", "read as asked", "accuracy", "produced"]
     if ifid is not None:
         headers += ["FID of the class", "N generated", "N real"]
+    if cp is not None:
+        headers += ["coverage", "recall"]
     rows = []
     for c in classes[:BAR_MAX_CLASSES]:
         row = [str(c)]
@@ -166,6 +199,9 @@ def class_table(ev: Any) -> tuple[str, list[str], list[list[str]]] | None:
         if ifid is not None:
             v = fid_of.get(c)
             row += ["-", "-", "-"] if v is None else [f"{v[0]:.4g}", str(v[1]), str(v[2])]
+        if cp is not None:
+            w = cp_of.get(c)
+            row += ["-", "-"] if w is None else [f"{w[0]:.3f}", f"{w[1]:.3f}"]
         rows.append(row)
     more = f" (the first {BAR_MAX_CLASSES} of {len(classes)})" if len(classes) > BAR_MAX_CLASSES else ""
     return f"per-class results{more}", headers, rows

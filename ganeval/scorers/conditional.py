@@ -1,4 +1,4 @@
-"""Adapters for class-conditional generators: ``intra_fid`` and ``conditional_accuracy``.
+"""Adapters for class-conditional generators: ``intra_fid``, ``class_prdc`` and ``conditional_accuracy``.
 
 Both read the labels the samples were asked for (``ctx.sample_labels``, drawn by
 :meth:`ganeval.checkpoints.Generator.sample_with_labels`) and the reference data's labels. They
@@ -9,7 +9,9 @@ that differs from the data's, no classifier for the data).
 
 Options (``options={"conditional_accuracy": {...}}``; CLI ``--classifier PATH`` sets ``classifier``):
 
-* intra_fid: ``reference`` (the real split, "train" as for ``fid``).
+* intra_fid: ``reference`` (the real split, "train" as for ``fid``), ``bootstrap``, ``confidence``.
+* class_prdc: ``reference`` ("train"), ``k`` (5, lowered to the smallest class's rows - 1 when not
+  given and a class has 5 rows or fewer, as in small test runs; the result's ``k`` says which).
 * conditional_accuracy: ``classifier`` (a TorchScript file mapping images to logits; default the
   shipped digits / MNIST CNN, per channel for Stacked MNIST), ``min_count`` (1: a class is covered
   when at least this many of its samples are read as it), ``batch_size`` (512).
@@ -18,16 +20,24 @@ Options (``options={"conditional_accuracy": {...}}``; CLI ``--classifier PATH`` 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import GanevalError
 from ..features.digits_cnn import digit_task
-from ..metrics.conditional import ConditionalAccuracy, IntraFIDResult, conditional_accuracy, intra_fid
+from ..metrics.conditional import (
+    ClassPRDC,
+    ConditionalAccuracy,
+    IntraFIDResult,
+    class_prdc,
+    conditional_accuracy,
+    intra_fid,
+)
 from ..registry import Context, OptionSpec, register_metric
 
-CONDITIONAL_METRICS = ("intra_fid", "conditional_accuracy")
+CONDITIONAL_METRICS = ("intra_fid", "class_prdc", "conditional_accuracy")
 LABELLED = ("digits, mnist, stacked-mnist, cifar10, an .npz with train_labels/val_labels/test_labels, or an image "
             "folder with one subfolder per class")
 
@@ -61,7 +71,7 @@ def check_conditional(names: list[str], conditional: Any, dataset: Any, options:
         raise GanevalError(f"{source}: metric {wanted[0]!r} needs a class-conditional generator (forward(z, y)), "
                            "but it is unconditional: pass --num-classes K if its forward takes labels, or drop "
                            f"{', '.join(wanted)} from --metrics.")
-    ref = str(options.get("intra_fid", {}).get("reference", "train"))
+    ref = str(options.get(wanted[0], {}).get("reference", "train"))
     if dataset.labels(ref if ref in ("train", "val", "test") else "train") is None or dataset.n_classes is None:
         raise GanevalError(f"{source}: {wanted[0]} needs labelled reference data, and {dataset.name!r} has no "
                            f"labels: use {LABELLED}.")
@@ -69,6 +79,9 @@ def check_conditional(names: list[str], conditional: Any, dataset: Any, options:
     if k != kd:
         raise GanevalError(f"{source}: the generator has {k} classes but {dataset.name!r} has {kd}: pass the "
                            f"--num-classes it was trained with and the data it was trained on (--data).")
+    clf = options.get("conditional_accuracy", {}).get("classifier")
+    if "conditional_accuracy" in wanted and clf and not Path(str(clf)).is_file():
+        raise GanevalError(f"--classifier {clf}: no such file; pass a TorchScript file mapping images to logits.")
     if ("conditional_accuracy" in wanted and not options.get("conditional_accuracy", {}).get("classifier")
             and digit_task(dataset) is None):
         raise GanevalError(f"{source}: conditional_accuracy on {dataset.name!r} needs a classifier of its {kd} "
@@ -90,8 +103,8 @@ def conditional_defaults(conditional: Any, dataset: Any, options: dict[str, dict
     if k != kd:
         raise GanevalError(f"the generator has {k} classes but {dataset.name!r} has {kd}: pass the --num-classes "
                            "it was trained with and the data it was trained on (--data), or name --metrics without "
-                           "intra_fid / conditional_accuracy to score it unconditionally.")
-    out = ["intra_fid"]
+                           "intra_fid / class_prdc / conditional_accuracy to score it unconditionally.")
+    out = ["intra_fid", "class_prdc"]
     if options.get("conditional_accuracy", {}).get("classifier") or digit_task(dataset) is not None:
         out.append("conditional_accuracy")
     return out
@@ -119,6 +132,32 @@ def _intra_fid(ctx: Context) -> IntraFIDResult:
     res = intra_fid(ctx.features_of(ref), real_y, ctx.features_of("fake"), y,
                     bootstrap=int(ctx.option("intra_fid", "bootstrap", 0) or 0),
                     confidence=float(ctx.option("intra_fid", "confidence", 0.95)), seed=ctx.seed)
+    return dataclasses.replace(res, reference=ref, features=ctx.feature_name)
+
+
+@register_metric(
+    "class_prdc", kinds=("mixture", "images", "vectors"),
+    description="per-class precision, recall, density and coverage of each class's samples against that class's "
+                "real data (Naeem et al. 2020); conditional generators",
+    directions={"value": "higher", "recall": "higher", "precision": "higher", "worst_coverage": "higher"},
+    headline=("value", "recall", "worst_coverage"),
+    options={"reference": OptionSpec(str, "train", "real split of each class's rows", choices=("train", "val", "test")),
+             "k": OptionSpec(int, 5, "nearest neighbours per ball")},
+    citation="Naeem, Oh, Uh, Choi & Yoo, Reliable Fidelity and Diversity Metrics for Generative Models, ICML 2020")
+def _class_prdc(ctx: Context) -> ClassPRDC:
+    y = _sample_labels(ctx, "class_prdc")
+    ref = str(ctx.option("class_prdc", "reference", "train"))
+    real_y = ctx.dataset.labels(ref)
+    if real_y is None:
+        raise GanevalError(f"class_prdc needs labelled reference data, and {ctx.dataset.name!r} has no {ref} labels: "
+                           f"use {LABELLED}.")
+    k = ctx.option("class_prdc", "k", None)
+    if k is None:  # the paper's 5, or fewer where a class has too few rows for it
+        classes = torch.unique(y)
+        n_real = torch.bincount(real_y, minlength=int(y.max()) + 1)[classes]
+        fewest = min(int(torch.bincount(y)[classes].min()), int(n_real.min()))
+        k = max(1, min(5, fewest - 1))
+    res = class_prdc(ctx.features_of(ref), real_y, ctx.features_of("fake"), y, k=int(k), device=ctx.device)
     return dataclasses.replace(res, reference=ref, features=ctx.feature_name)
 
 
