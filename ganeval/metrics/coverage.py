@@ -17,26 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import as_matrix, as_tensor, same_dim
 from ..errors import GanevalError
 from ..results import Result
+from ..validation import as_matrix, as_tensor, same_dim
+from ..validation import check_int as _count
+from ..validation import check_positive as _positive
 
 # Share of a 2-D Gaussian's mass within 3 std of its centre: 1 - exp(-9/2).
 HQ_MASS = 1.0 - math.exp(-4.5)
 NDB_MIN_PER_BIN = 5
-
-
-def _positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(float(value)) \
-            or float(value) <= 0:
-        raise GanevalError(f"`{name}` must be a positive number, got {value!r}.")
-    return float(value)
-
-
-def _count(value: Any, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < least:
-        raise GanevalError(f"`{name}` must be an integer >= {least}, got {value!r}.")
-    return int(value)
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:

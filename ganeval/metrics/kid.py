@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import resolve_device, same_dim
+from .._utils import resolve_device
 from ..errors import GanevalError
 from ..results import Result
-from .frechet import features_matrix
+from ..validation import check_int as _int
+from ..validation import features_matrix, same_dim
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,6 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, *, degree: int = 3, gamma: f
     off_xx = k_xx.sum() - k_xx.diagonal().sum()
     off_yy = k_yy.sum() - k_yy.diagonal().sum()
     return float((off_xx + off_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
-
-
-def _int(value: Any, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < least:
-        raise GanevalError(f"`{name}` must be an integer >= {least}, got {value!r}.")
-    return int(value)
 
 
 def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, degree: int = 3,

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._utils import same_dim
 from ..errors import GanevalError
-from ..kernels import as_points, knn
+from ..kernels import knn
 from ..results import Result
+from ..validation import as_points, same_dim
 from .kmeans import kmeans, kmeans_fit
 
 __all__ = ["MemorisationResult", "kmeans", "memorisation", "nearest_neighbours"]
