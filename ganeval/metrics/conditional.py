@@ -50,6 +50,21 @@ def _rows(x: Any, name: str) -> torch.Tensor:
     return t.reshape(t.shape[0], -1)
 
 
+def _per_class_inputs(real_features: Any, real_labels: Any, fake_features: Any, fake_labels: Any, classes: Any,
+                      metric: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+    """Validated (real, real labels, fake, fake labels, classes to score) for a per-class metric."""
+    real, fake = _rows(real_features, "real_features"), _rows(fake_features, "fake_features")
+    if real.shape[1] != fake.shape[1]:
+        raise GanevalError(f"`real_features` and `fake_features` must have the same dimension, got "
+                           f"{real.shape[1]} and {fake.shape[1]}.")
+    ry = _labels(real_labels, "real_labels", real.shape[0])
+    fy = _labels(fake_labels, "fake_labels", fake.shape[0])
+    cls = sorted({int(c) for c in (torch.unique(fy).tolist() if classes is None else classes)})
+    if not cls:
+        raise GanevalError(f"{metric}: no classes to score (`fake_labels` is empty).")
+    return real, ry, fake, fy, cls
+
+
 @dataclass(frozen=True)
 class IntraFIDResult(Result):
     """Intra-class FID: the mean of per-class FIDs.
@@ -109,15 +124,8 @@ def intra_fid(real_features: Any, real_labels: Any, fake_features: Any, fake_lab
         GanevalError: shapes or labels that do not match, or a class with fewer than 2 real or
             2 generated rows (its FID is undefined).
     """
-    real, fake = _rows(real_features, "real_features"), _rows(fake_features, "fake_features")
-    if real.shape[1] != fake.shape[1]:
-        raise GanevalError(f"`real_features` and `fake_features` must have the same dimension, got "
-                           f"{real.shape[1]} and {fake.shape[1]}.")
-    ry = _labels(real_labels, "real_labels", real.shape[0])
-    fy = _labels(fake_labels, "fake_labels", fake.shape[0])
-    cls = sorted({int(c) for c in (torch.unique(fy).tolist() if classes is None else classes)})
-    if not cls:
-        raise GanevalError("intra_fid: no classes to score (`fake_labels` is empty).")
+    real, ry, fake, fy, cls = _per_class_inputs(real_features, real_labels, fake_features, fake_labels, classes,
+                                                "intra_fid")
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
         raise GanevalError(f"`bootstrap` must be an integer >= 0, got {bootstrap!r}.")
     if not 0 < confidence < 1:
@@ -300,15 +308,8 @@ def class_prdc(real_features: Any, real_labels: Any, fake_features: Any, fake_la
         GanevalError: shapes or labels that do not match, or a class with fewer than k + 1 real or
             generated rows.
     """
-    real, fake = _rows(real_features, "real_features"), _rows(fake_features, "fake_features")
-    if real.shape[1] != fake.shape[1]:
-        raise GanevalError(f"`real_features` and `fake_features` must have the same dimension, got "
-                           f"{real.shape[1]} and {fake.shape[1]}.")
-    ry = _labels(real_labels, "real_labels", real.shape[0])
-    fy = _labels(fake_labels, "fake_labels", fake.shape[0])
-    cls = sorted({int(c) for c in (torch.unique(fy).tolist() if classes is None else classes)})
-    if not cls:
-        raise GanevalError("class_prdc: no classes to score (`fake_labels` is empty).")
+    real, ry, fake, fy, cls = _per_class_inputs(real_features, real_labels, fake_features, fake_labels, classes,
+                                                "class_prdc")
     out: dict[str, list[float]] = {"coverage": [], "recall": [], "precision": [], "density": []}
     n_f, n_r = [], []
     for c in cls:
