@@ -41,7 +41,7 @@ CONTAINER_KEYS = ("g_ema", "G_ema", "ema", "generator", "G", "netG", "gen", "g",
 # one strips to the network's keys (a Lightning module with an EMA copy matches twice).
 PREFERRED_PREFIXES = ("g_ema.", "generator_ema.", "ema.", "generator.", "G.", "netG.", "gen.", "g.", "model.",
                       "module.")
-STEP_KEYS = ("global_step", "step", "iteration", "iter", "kimg")
+STEP_KEYS = ("global_step", "step", "iteration", "iter")
 FACTORY_GROUP = "ganeval.generators"
 _OPTIONAL = ("num_batches_tracked",)  # BatchNorm counters older checkpoints lack; not weights
 

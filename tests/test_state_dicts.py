@@ -445,3 +445,18 @@ def test_baseline_and_gate_take_the_same_flags(net: nn.Module, models: tuple[Pat
     assert json.loads(b.read_text())["value"] == pytest.approx(_reference(net)["fid"]["value"])
     capsys.readouterr()
     assert main(["gate", str(src), "--baseline", str(b), *common, "--output-range", "-1,1"]) == 0
+
+
+def test_legacy_torch_save_format_loads_safely(net: nn.Module, models: tuple[Path, str, Any], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pre-1.6 torch.save files (not zip archives), CUDA-tagged, as old public GAN weights are."""
+    path = tmp_path / "old.pth"
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save({"netG": net.state_dict()}, path, _use_new_zipfile_serialization=False)
+    folder, name, _ = models
+    kw = dict(factory=f"{name}:DCGAN", factory_kwargs={"nz": NZ, "ngf": NGF}, factory_path=folder, trust=True,
+              latent_dim=NZ, device="cpu", output_range=(-1, 1))
+    gen = ganeval.load_generator(path, **kw)
+    want = Mapped(net)(gen.latent.rows(3, 0, 50))
+    assert torch.equal(gen.sample(50, seed=3), want) and gen.meta["state_dict"]["entry"] == "'netG'"
