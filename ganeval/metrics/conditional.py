@@ -130,7 +130,11 @@ def intra_fid(real_features: Any, real_labels: Any, fake_features: Any, fake_lab
         raise GanevalError(f"`bootstrap` must be an integer >= 0, got {bootstrap!r}.")
     if not 0 < confidence < 1:
         raise GanevalError(f"`confidence` must be in (0, 1), got {confidence!r}.")
-    values, n_f, n_r, notes, stds = [], [], [], [], []
+    values: list[float] = []
+    stds: list[float] = []
+    n_f: list[int] = []
+    n_r: list[int] = []
+    notes: list[str] = []
     for c in cls:
         r, f = real[ry == c], fake[fy == c]
         if r.shape[0] < 2 or f.shape[0] < 2:
