@@ -31,7 +31,8 @@ def _report(args: argparse.Namespace) -> int:
     items = expand(args.paths)
     evs = evaluate_items(items, args.data, **kwargs)
     # The run diagnosis loads the same checkpoints: with the same trust, latent, range and feature flags.
-    diags = {} if args.no_diagnostics else diagnose_runs(items, evs[0].dataset, seed=args.seed, device=args.device,
+    data = evs[0].dataset if evs[0].dataset is not None else args.data
+    diags = {} if args.no_diagnostics else diagnose_runs(items, data, seed=args.seed, device=args.device,
                                                          n_samples=args.n_samples, load=load_options(args))
     write_report(evs, out, items=items, diagnoses=diags)
     if args.json:

@@ -15,8 +15,8 @@ from .cli_common import add_load_flags, load_options
 def _diagnose(args: argparse.Namespace) -> int:
     from .diagnostics import diagnose
 
-    optimal_d: bool | str = {"auto": "auto", "on": True, "off": False}[args.optimal_d]
-    use_ckpt: bool | str = {"auto": "auto", "on": True, "off": False}[args.checkpoints]
+    modes: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
+    optimal_d, use_ckpt = modes[args.optimal_d], modes[args.checkpoints]
     d = diagnose(args.run_dir, data=args.data, n_samples=args.n_samples, seed=args.seed, device=args.device,
                  use_checkpoints=use_ckpt, max_checkpoints=args.max_checkpoints, optimal_d=optimal_d,
                  metrics=[m.strip() for m in (args.metrics or "").split(",") if m.strip()],

@@ -46,6 +46,7 @@ def expand(sources: Source | Iterable[Source] | Mapping[str, Source]) -> list[It
     Raises:
         GanevalError: a path does not exist, a folder holds no checkpoint, or nothing was given.
     """
+    pairs: list[tuple[str | None, Any]]
     if isinstance(sources, Mapping):
         pairs = [(str(k), v) for k, v in sources.items()]
     elif isinstance(sources, (str, os.PathLike, Generator)) or hasattr(sources, "shape"):

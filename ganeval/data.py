@@ -312,7 +312,8 @@ def _cifar10(seed: int, root: str | os.PathLike[str] | None = None, download: bo
             return all((base / f).is_file() for f, _ in self.train_list + self.test_list)
 
         def _load_meta(self) -> None:
-            self.classes, self.class_to_idx = [], {}  # class names are not used
+            self.classes: list[str] = []  # class names are not used
+            self.class_to_idx: dict[str, int] = {}
 
     target = Path(root) if root else default_root() / "cifar10"
     try:
@@ -388,7 +389,8 @@ def _from_image_folder(path: Path, seed: int) -> Dataset:
         n_val = n_test = max(1, len(x) // 10)
         t = {"test": x[perm[:n_test]], "val": x[perm[n_test:n_test + n_val]], "train": x[perm[n_test + n_val:]]}
         notes = [f"Image folder {path}: a seeded 80/10/10 split."]
-    return Dataset(name=str(path), kind="images", notes=notes, seed=seed, **t)
+    return Dataset(name=str(path), kind="images", notes=notes, seed=seed, train=t["train"], val=t["val"],
+                   test=t["test"])
 
 
 def _class_folders(path: Path, files: Callable[[Path], list[Path]], seed: int, split_dirs: bool) -> Dataset | None:

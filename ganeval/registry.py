@@ -22,6 +22,7 @@ Third-party packages add metrics through the entry-point group ``ganeval.metrics
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import importlib
 import math
@@ -67,12 +68,12 @@ class OptionSpec:
         choices: the accepted values, for string options with a fixed set.
     """
 
-    type: type | tuple[type, ...]
+    type: builtins.type | tuple[builtins.type, ...]
     default: Any = None
     help: str = ""
     choices: tuple[Any, ...] | None = None
 
-    def types(self) -> tuple[type, ...]:
+    def types(self) -> tuple[builtins.type, ...]:
         return self.type if isinstance(self.type, tuple) else (self.type,)
 
     def accepts(self, value: Any) -> bool:

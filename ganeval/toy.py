@@ -25,6 +25,9 @@ class MixtureGenerator(nn.Module):
     normal CDF, so modes are equally likely), the rest are the within-mode noise.
     """
 
+    means: torch.Tensor  # buffers (typed here: nn.Module's attribute lookup would say Tensor | Module)
+    modes: torch.Tensor
+
     def __init__(self, means: list[list[float]], std: float, modes: list[int] | None = None, scale: float = 1.0):
         super().__init__()
         m = torch.as_tensor(means, dtype=torch.float32)
@@ -57,6 +60,9 @@ class GaussianGenerator(nn.Module):
         scale: (D, D) matrix (its product with its transpose is the covariance), or a number
             (``scale * I``).
     """
+
+    mean: torch.Tensor  # buffers
+    scale: torch.Tensor
 
     def __init__(self, mean: list[float], scale: list[list[float]] | float = 1.0):
         super().__init__()

@@ -20,12 +20,12 @@ Networks are initialised from a private, seeded :class:`torch.Generator` by :fun
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": nn.ELU}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": nn.ELU}
 OUTPUTS = ("linear", "sigmoid", "tanh")
 INITS = ("default", "orthogonal", "uniform")
 
@@ -216,8 +216,8 @@ def paper_mnist_discriminator(in_dim: int = 784, units: int = 240, pieces: int =
     return MaxoutDiscriminator(in_dim=in_dim, units=units, pieces=pieces, depth=2, input_keep=0.8, hidden_keep=0.5)
 
 
-GENERATORS = {"mlp": MLPGenerator, "paper_mnist": paper_mnist_generator}
-DISCRIMINATORS = {"mlp": MLPDiscriminator, "maxout": MaxoutDiscriminator, "paper_mnist": paper_mnist_discriminator}
-FACTORY_NAMES = {MLPGenerator: "MLPGenerator", paper_mnist_generator: "paper_mnist_generator",
+GENERATORS: dict[str, Callable[..., nn.Module]] = {"mlp": MLPGenerator, "paper_mnist": paper_mnist_generator}
+DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {"mlp": MLPDiscriminator, "maxout": MaxoutDiscriminator, "paper_mnist": paper_mnist_discriminator}
+FACTORY_NAMES: dict[Callable[..., nn.Module], str] = {MLPGenerator: "MLPGenerator", paper_mnist_generator: "paper_mnist_generator",
                  MLPDiscriminator: "MLPDiscriminator", MaxoutDiscriminator: "MaxoutDiscriminator",
                  paper_mnist_discriminator: "paper_mnist_discriminator"}

@@ -448,7 +448,7 @@ def _loop(config: TrainConfig, ds: Dataset, G: nn.Module, g_kwargs: dict[str, An
     checkpoints: list[Path] = []
     last_ckpt: Path | None = None
     row: dict[str, float] = {}
-    save_kw = dict(factory="reference_trainers.nets:" + nets.FACTORY_NAMES[nets.GENERATORS[config.g_net]],
+    save_kw: dict[str, Any] = dict(factory="reference_trainers.nets:" + nets.FACTORY_NAMES[nets.GENERATORS[config.g_net]],
                    factory_kwargs=g_kwargs, latent_dim=latent.dim, latent_dist=latent.distribution,
                    latent_low=latent.low, latent_high=latent.high, data=str(config.data), discriminator=D,
                    discriminator_factory="reference_trainers.nets:"

@@ -32,6 +32,9 @@ class MixtureDiscriminator(nn.Module):
         bias: added to the logit.
     """
 
+    means: torch.Tensor  # buffers (typed here: nn.Module's attribute lookup would say Tensor | Module)
+    gen_means: torch.Tensor
+
     def __init__(self, means: list[list[float]], std: float, modes: list[int] | None = None, scale: float = 1.0,
                  sharpness: float = 1.0, bias: float = 0.0):
         super().__init__()

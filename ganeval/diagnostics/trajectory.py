@@ -72,10 +72,10 @@ def coverage_metrics_for(dataset: Any) -> list[str]:
     return [n for n in choices if n in METRICS and dataset.kind in METRICS[n].kinds]
 
 
-def _coverage_row(name: str, result: Any) -> dict[str, float]:
+def _coverage_row(name: str, result: Any) -> dict[str, float | None]:
     """Map a coverage result onto the trajectory columns (modes_covered, ..., n_modes)."""
     d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    row: dict[str, float] = {}
+    row: dict[str, float | None] = {}
     if name == "mode_coverage":
         for k in COVERAGE_COLUMNS:
             row[k] = d.get(k)
@@ -129,7 +129,11 @@ def _discriminator_stats(gen: Any, disc: Any, dataset: Any, n: int, seed: int, l
 def _grad_norm(loss: torch.Tensor, params: list[torch.Tensor]) -> float:
     """Global L2 norm of d loss / d params (parameters that the loss does not reach count as 0)."""
     grads = torch.autograd.grad(loss, params, allow_unused=True, retain_graph=True)
-    return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
+    total = torch.zeros((), dtype=torch.float64)
+    for g in grads:
+        if g is not None:
+            total = total + (g.double() ** 2).sum().cpu()
+    return float(torch.sqrt(total))
 
 
 def select_checkpoints(paths: list[Path], max_checkpoints: int) -> list[Path]:

@@ -167,7 +167,7 @@ def decide(sig: dict[str, Signal], th: Thresholds, loss: str | None = None) -> t
         loose = hq is not None and (hq.value or 0) < LOOSE_HQ
         penalty = (0.1 if fired("d_gap") else 0.0) + (0.15 if loose else 0.0)
         summary = "Healthy: the run ends covering the modes, with no sign of divergence or hopping."
-        if loose:
+        if loose and hq is not None:
             summary += f" But most samples lie off the modes (high-quality fraction {hq.value:.0%})."
         return "healthy", _confidence(strengths(sig, ["coverage_end"]), penalty=penalty), names, summary
     if starved and fired("d_gap"):
@@ -248,10 +248,10 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
     for name, value in (("use_checkpoints", use_checkpoints), ("optimal_d", optimal_d)):
         if value not in (True, False, "auto"):
             raise GanevalError(f"`{name}` must be True, False or 'auto', got {value!r}.")
-    for name, value in (("n_samples", n_samples), ("max_checkpoints", max_checkpoints),
+    for name, count in (("n_samples", n_samples), ("max_checkpoints", max_checkpoints),
                         ("optimal_d_samples", optimal_d_samples)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise GanevalError(f"`{name}` must be an integer >= 1, got {value!r}.")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise GanevalError(f"`{name}` must be an integer >= 1, got {count!r}.")
     th = thresholds or Thresholds()
     path, run_obj, config = _load_source(run)
     notes: list[str] = []
@@ -314,7 +314,7 @@ def diagnose(run: Any, *, data: Any = None, n_samples: int = 2500, seed: int = 0
         notes.append("config.json says the run is still running (or was killed): the trajectory may be incomplete")
     steps = [int(df["step"].iloc[i]) for df in tables.values() if len(df) for i in (0, -1)]
     if n_points < th.min_points and "run_status" not in sig:
-        verdict, conf, names = "inconclusive", 0.0, []
+        verdict, conf, names = "inconclusive", 0.0, list[str]()
         what = "a single checkpoint" if sources == ["checkpoints"] and n_points == 1 else f"{n_points} trajectory point(s)"
         summary = (f"Only {what}: a verdict needs a trajectory of at least {th.min_points} points "
                    "(more log lines or checkpoints).")

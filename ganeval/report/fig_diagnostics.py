@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from .figures import FigureList
 
-STYLE = {"history": dict(lw=1.2), "checkpoints": dict(marker="o", ms=4, lw=0.8, ls="--")}
+STYLE: dict[str, dict[str, Any]] = {"history": dict(lw=1.2), "checkpoints": dict(marker="o", ms=4, lw=0.8, ls="--")}
 
 
 def _series(diag: Any, col: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -257,8 +257,8 @@ def run_figures(run_or_diagnosis: Any, **diagnose_kwargs: Any) -> FigureList:
             out.append(("diagnosis_optimal_d_trajectory", *made))
         with_maps = [r for r in diag.optimal_d if r.maps.get("slice") is not None]
         for r in ([with_maps[0], with_maps[-1]] if len(with_maps) > 1 else with_maps):
-            for stem, fn in (("maps", optimal_d_maps_figure), ("slice", optimal_d_slice_figure)):
-                made = fn(r)
+            for stem, draw in (("maps", optimal_d_maps_figure), ("slice", optimal_d_slice_figure)):
+                made = draw(r)
                 if made is not None:
                     out.append((f"diagnosis_optimal_d_{stem}_step{r.step}", *made))
     return out

@@ -102,7 +102,7 @@ def _points_view(ev: Any, a: dict[str, Any], n_lines: int = 300) -> Figure:
     fig, axes = subplots(1, 2, figsize=(11, 5.2), layout="tight")
     for ax, zoom in zip(axes, (False, True)):
         ax.scatter(pt[:, 0], pt[:, 1], s=3 if not zoom else 8, color="grey", alpha=0.3, label="training data")
-        ax.add_collection(LineCollection(segs, colors="tab:orange", linewidths=0.8, alpha=0.8,
+        ax.add_collection(LineCollection(list(segs), colors="tab:orange", linewidths=0.8, alpha=0.8,
                                          label="to nearest training point"))
         ax.scatter(px[:, 0], px[:, 1], s=4 if not zoom else 12, color="tab:red", alpha=0.6, label="samples")
         ax.set_xlabel(label[0])

@@ -71,8 +71,10 @@ def samples_over_steps_figure(evaluations: list[Evaluation], title: str) -> tupl
         return None
     fig = Figure(figsize=(2.6 * len(idx), 2.8), layout="tight")
     axes = fig.subplots(1, len(idx), squeeze=False)[0]
-    ds = evaluations[idx[-1]].dataset
-    proj = _projector(ds, evaluations[idx[-1]].samples)
+    ds, last = evaluations[idx[-1]].dataset, evaluations[idx[-1]].samples
+    if last is None:
+        return None
+    proj = _projector(ds, last)
     for ax, i in zip(axes, idx):
         ev = evaluations[i]
         s = ev.samples
@@ -91,7 +93,7 @@ def samples_over_steps_figure(evaluations: list[Evaluation], title: str) -> tupl
             ax.tick_params(labelsize=6)
         ax.set_title(f"step {step}" if step is not None else f"#{i}", fontsize=9)
     fig.suptitle(title)
-    what = "images" if evaluations[idx[-1]].samples.ndim == 4 else "samples (red) and the data's modes (blue x)"
+    what = "images" if last.ndim == 4 else "samples (red) and the data's modes (blue x)"
     return fig, f"Generated {what} at {len(idx)} evenly spaced checkpoints of the run."
 
 

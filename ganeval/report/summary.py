@@ -54,7 +54,7 @@ def format_value(d: dict[str, Any], field: str, primary: str = "value") -> str:
         return text
     if d.get("ci_low") is not None and d.get("ci_high") is not None:
         level = d.get("ci_level") or d.get("confidence")
-        lvl = f" ({100 * float(level):g}%)" if _is_num(level) else ""
+        lvl = f" ({100 * float(level):g}%)" if isinstance(level, (int, float)) and not isinstance(level, bool) else ""
         return f"{text} [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]{lvl}"
     se = next((d[k] for k in _SE if d.get(k) is not None), None)
     return f"{text} ± {fmt(se)}" if se is not None else text
@@ -124,7 +124,7 @@ def summary_table(evaluations: list[Evaluation], labels: list[str] | None = None
                     columns.append((name, f))
             if caveats_for(ev, name):
                 flagged.add(name)
-    first = {}
+    first: dict[str, str] = {}
     for m, f in columns:
         first.setdefault(m, f)
     # Short names where unambiguous ("modes_covered"), qualified where two metrics share a field.
