@@ -199,7 +199,8 @@ def describe(path: str, *, probe: int = PROBE, seed: int = 0, **load: Any) -> di
     out["latent"] = gen.latent.to_dict() if gen.latent else None
     cond = getattr(gen, "conditional", None)
     out["conditional"] = cond.to_dict() if cond is not None else None
-    out["output_range"] = list(gen.output_range) if gen.output_range else None
+    rng = gen.output_range or gen.meta.get("output_range")  # fixed samples are mapped once, at loading
+    out["output_range"] = [float(v) for v in rng] if rng else None
     x = gen.sample(min(probe, gen.samples.shape[0]) if gen.samples is not None else probe, seed=seed)
     flat = x.reshape(-1).double()
     q = torch.quantile(flat[:: max(1, flat.numel() // (1 << 20))], torch.tensor([0.001, 0.999], dtype=torch.float64))
