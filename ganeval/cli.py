@@ -59,7 +59,19 @@ def _metrics(args: argparse.Namespace) -> int:
 
     for name, desc in list_metrics().items():
         print(f"{name:16s} [{'/'.join(METRICS[name].kinds)}] {desc}")
+        if args.verbose:
+            spec = METRICS[name]
+            better = ", ".join(f"{f} {d} is better" for f, d in spec.directions.items())
+            for label, text in (("better", better), ("citation", spec.citation)):
+                if text:
+                    print(f"{'':16s}   {label}: {text}")
+            for key, opt in spec.options.items():
+                print(f"{'':16s}   --option {name}.{key}=... ({_type_names(opt)}, default {opt.default!r}) {opt.help}")
     return 0
+
+
+def _type_names(opt: Any) -> str:
+    return "/".join(getattr(t, "__name__", str(t)) for t in opt.types())
 
 
 DEMO_PRESETS = ("healthy", "collapsed", "oscillating")
@@ -133,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the built-in datasets")
     p.set_defaults(handler=_datasets)
     p = sub.add_parser("metrics", help="list the metrics")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also each metric's options (types, defaults), better directions and citation")
     p.set_defaults(handler=_metrics)
     from .cli_diagnose import add_parser as add_diagnose
     add_diagnose(sub)

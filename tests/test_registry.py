@@ -213,3 +213,12 @@ def test_context_serves_features_by_extractor_and_layer():
     assert set(ctx.shared_keys()) == {("extractor", "raw")}
     ctx.features_of("test")
     assert ("features", "raw", "default", "test") in ctx.shared_keys()
+
+
+def test_cli_metrics_verbose_lists_the_registered_facts(throwaway, capsys):
+    from ganeval.cli import main
+
+    assert main(["metrics", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert f"--option {NAME}.scale=... (float, default 1.0) multiplies the norms" in out
+    assert "value higher is better, max_norm lower is better" in out
