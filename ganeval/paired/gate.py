@@ -31,20 +31,44 @@ _PASS = ("device", "batch_size", "extractor_options", "trust", "latent_dim", "la
          "num_classes", "label_input")
 
 
+@dataclasses.dataclass(frozen=True)
+class PairedOutcome:
+    """The paired test's verdict in plain numbers (the gate turns it into its result; no import of
+    :mod:`ganeval.gate` here, which imports this module).
+
+    Attributes:
+        baseline, candidate: ``(value, low, high)`` of each model, rescored side by side.
+        passed, threshold, tolerance, direction, rule: the decision, as :class:`ganeval.gate.Decision`.
+        n_samples: samples per model.
+        paired: the difference's numbers (delta, its interval, p-value, level, replicates, notes).
+        wall_time_s: seconds since the gate started.
+    """
+
+    baseline: tuple[float, float, float]
+    candidate: tuple[float, float, float]
+    passed: bool
+    threshold: float
+    tolerance: float
+    direction: str
+    rule: str
+    n_samples: int
+    paired: dict[str, Any]
+    wall_time_s: float
+
+
 def _fallback(why: str) -> None:
     warnings.warn(f"paired gate not used: {why}; falling back to the interval test", stacklevel=3)
 
 
 def paired_gate(base: Any, checkpoint: Any, dataset: Any, *, seed: int, features: str | None, t0: float,
                 max_increase: float | None = None, max_rel_increase: float | None = None,
-                **kwargs: Any) -> Any:
-    """The paired decision as a :class:`~ganeval.gate.GateResult`, or None to fall back.
+                **kwargs: Any) -> PairedOutcome | None:
+    """The paired decision (:func:`ganeval.gate.run_gate` makes it its ``GateResult``), or None to fall back.
 
     Raises:
         GanevalError: both tolerances, a negative tolerance, or an error scoring the candidate.
     """
     from ..checkpoints import load_generator
-    from ..gate import Decision, GateResult, Interval
     from ..registry import METRICS, direction_of
     from .engine import compare_models
 
@@ -96,10 +120,9 @@ def paired_gate(base: Any, checkpoint: Any, dataset: Any, *, seed: int, features
         passed = not hi < -tol
         rule = head + f"fail if the interval's upper end {hi:.6g} < -tolerance {-tol:.6g}{what}"
         threshold = -tol
-    rescored = dataclasses.replace(base, interval=Interval(float(s.values[0]), float(s.ci_low[0]), float(s.ci_high[0])))
-    cand = Interval(float(s.values[1]), float(s.ci_low[1]), float(s.ci_high[1]))
     paired = {"delta": delta, "ci_low": lo, "ci_high": hi, "p_value": p, "confidence": conf, "n_bootstrap": n_boot,
               "baseline_checkpoint": str(path), "notes": comp.notes}
-    return GateResult(rescored, cand, Decision(passed, threshold, tol, direc, rule), str(checkpoint), int(seed),
-                      comp.n_samples, {"n_fake": comp.n_samples}, base.features,
-                      round(time.perf_counter() - t0, 3), {}, paired=paired)
+    return PairedOutcome((float(s.values[0]), float(s.ci_low[0]), float(s.ci_high[0])),
+                         (float(s.values[1]), float(s.ci_low[1]), float(s.ci_high[1])),
+                         passed, threshold, tol, direc, rule, int(comp.n_samples), paired,
+                         round(time.perf_counter() - t0, 3))

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -95,8 +96,8 @@ class Plan:
     values: dict[str, list[float]]          # pilot values per model, one per N
     n_resolve: float
     n_power: float
-    bias: dict[str, float] = field(default_factory=dict)   # FID bias c/N at n_resolve, per model (and the difference)
-    notes: list[str] = field(default_factory=list)
+    bias: dict[str, float] = dc_field(default_factory=dict)   # FID bias c/N at n_resolve, per model (and the difference)
+    notes: list[str] = dc_field(default_factory=list)
 
     @property
     def what(self) -> str:
@@ -215,7 +216,9 @@ def plan(models: Any, data: str | Path | Dataset, *, metric: str = "fid", field:
     full = {k: _conform(g.sample(sizes[-1], seed=seed, batch_size=batch_size), dataset, g.path or k, [])
             for k, g in gens.items()}
     shared: dict[Any, Any] = {}
-    spreads, values, notes = [], {k: [] for k in gens}, []
+    spreads: list[float] = []
+    values: dict[str, list[float]] = {k: [] for k in gens}
+    notes: list[str] = []
     fld = field
     for n in sizes:
         sub = {k: x[:n] for k, x in full.items()}  # latent rows are the same whatever N: prefixes

@@ -236,7 +236,7 @@ def _prdc(ctxs: list[Context]) -> PRDCStat:
 
 
 def _mode_coverage(ctxs: list[Context]) -> HistogramStat:
-    res = [METRICS["mode_coverage"].fn(c) for c in ctxs]
+    res: list[Any] = [METRICS["mode_coverage"].fn(c) for c in ctxs]
     k = res[0].n_modes
     hq = np.stack([r.distance_std < r.threshold for r in res]).astype(np.float64)
     onehot = np.stack([np.eye(k)[r.assignment] for r in res]) * hq[:, :, None]
@@ -244,7 +244,7 @@ def _mode_coverage(ctxs: list[Context]) -> HistogramStat:
 
 
 def _class_coverage(ctxs: list[Context]) -> HistogramStat:
-    res = [METRICS["class_coverage"].fn(c) for c in ctxs]
+    res: list[Any] = [METRICS["class_coverage"].fn(c) for c in ctxs]
     if getattr(res[0], "predictions", None) is None or np.ndim(res[0].predictions) != 1:
         raise GanevalError("class_coverage cannot be paired for stacked images (per-channel classes).")
     k = res[0].n_classes
@@ -254,7 +254,7 @@ def _class_coverage(ctxs: list[Context]) -> HistogramStat:
 
 
 def _parzen(ctxs: list[Context]) -> PerPointStat:
-    res = [METRICS["parzen"].fn(c) for c in ctxs]
+    res: list[Any] = [METRICS["parzen"].fn(c) for c in ctxs]
     sig = {round(float(r.sigma), 12) for r in res}
     note = ("parzen paired per test point (kernels fixed: the interval leaves out the generated samples' own "
             "variation)" + ("; each model keeps the sigma chosen for it on val" if len(sig) > 1 else ""))
