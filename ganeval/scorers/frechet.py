@@ -92,7 +92,7 @@ def _fid(ctx: Context) -> FIDScore:
     if ref_opt.endswith(".npz") or getattr(ctx, "stream", None) is not None:
         from .images import fid_from_statistics  # statistics files and streamed runs: no feature vectors
 
-        return fid_from_statistics(ctx, ref_opt)
+        return fid_from_statistics(ctx, ref_opt, FIDScore)
     real, fake, ref = _pair(ctx, "fid")
     bootstrap = ctx.option("fid", "bootstrap", None)
     res = fid(real, fake, bootstrap=None if bootstrap is None else int(bootstrap),

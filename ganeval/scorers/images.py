@@ -34,18 +34,17 @@ def _is_caveat(d: dict[str, Any], ev: Any) -> str:
     return f"IS on N = {fmt(d.get('n_fake'))} samples, {fmt(d.get('splits'))} splits. " + IS_CAVEAT
 
 
-def fid_from_statistics(ctx: Context, ref: str) -> Any:
+def fid_from_statistics(ctx: Context, ref: str, result: Any) -> Any:
     """FID from running statistics: a streamed evaluation's, and/or a reference statistics file.
 
     ``ref`` is a split name or an ``.npz`` path (:mod:`ganeval.features.stats_files` checks that
     the file was made with the run's extractor, layer, weights and resize mode). No bootstrap
-    interval and no FID_inf: both need the feature vectors.
+    interval and no FID_inf: both need the feature vectors. ``result`` is the class to return
+    (``fid``'s ``FIDScore``, passed in so that this module does not import the ``fid`` adapter's).
 
     Raises:
         GanevalError: a statistics file that does not fit the run (the reason named).
     """
-    from .frechet import FIDScore
-
     ext = ctx.extractor()
     notes: list[str] = []
     stream = getattr(ctx, "stream", None)
@@ -63,7 +62,7 @@ def fid_from_statistics(ctx: Context, ref: str) -> Any:
         real = FeatureStats.of(ctx.features_of(ref), "real features")
         mu, sigma, n_real = real.mu, real.sigma, real.n
     value = frechet_distance(mu, sigma, fake.mu, fake.sigma)
-    return FIDScore(value=value, n_fake=int(fake.n), n_real=int(n_real), dim=int(mu.shape[0]), notes=tuple(notes),
+    return result(value=value, n_fake=int(fake.n), n_real=int(n_real), dim=int(mu.shape[0]), notes=tuple(notes),
                     reference=ref, features=ctx.feature_name)
 
 
