@@ -107,6 +107,8 @@ def p_value(estimate: float, reps: np.ndarray) -> float:
     usual ``+1`` so that it is never 0 from a finite number of replicates.
     """
     r = np.asarray(reps, dtype=np.float64)
+    if not np.isfinite(estimate) or np.isnan(r).any():
+        return float("nan")  # an undefined value (e.g. a KL of an empty histogram) is no evidence either way
     t = 2.0 * float(estimate)
     ge = int((r >= t).sum())
     le = int((r <= t).sum())

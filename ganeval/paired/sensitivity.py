@@ -176,6 +176,10 @@ class Sensitivity:
                 found = None
                 for c in (c for c in self.changes if c.kind == kind):
                     r = sub.loc[c.label]
+                    if r["delta"] != r["delta"]:  # NaN: the metric is undefined on this variant
+                        found = {"strength": c.strength, "label": c.label, "delta": None, "p_value": None,
+                                 "right_way": None}
+                        break
                     if r["p_value"] < alpha:
                         worse = r["delta"] > 0 if s.direction == "lower" else r["delta"] < 0
                         found = {"strength": c.strength, "label": c.label, "delta": float(r["delta"]),
@@ -192,7 +196,8 @@ class Sensitivity:
 
         df = pd.DataFrame(self.rows())
         df["cell"] = [("—" if r.strength is None or r.strength != r.strength else
-                       f"{_short(r.change, r.strength)} {'✓' if r.right_way else '✗'}") for r in df.itertuples()]
+                       f"{_short(r.change, r.strength)} undefined" if r.right_way is None or r.right_way != r.right_way
+                       else f"{_short(r.change, r.strength)} {'✓' if r.right_way else '✗'}") for r in df.itertuples()]
         t = df.pivot(index="metric", columns="change", values="cell")
         return t[[k for k in dict.fromkeys(c.kind for c in self.changes)]].reindex(df["metric"].unique())
 
@@ -209,7 +214,8 @@ class Sensitivity:
         return "\n".join([f"Sensitivity on {self.data}: held-out rows (N = {self.n_samples}) against known-answer "
                           f"changes; smallest change detected at {lvl} (paired bootstrap, "
                           f"{self.comparison.n_bootstrap} replicates); ✓ = the metric says worse, ✗ = it says "
-                          "better, — = not detected at any strength tried", "", self.markdown(), "",
+                          "better, — = not detected at any strength tried, undefined = the metric has no value there (e.g. a KL "
+                          "with no high-quality sample)", "", self.markdown(), "",
                           "strengths tried: " + "; ".join(
                               f"{k}: {', '.join(_short(k, c.strength) for c in self.changes if c.kind == k)}"
                               for k in dict.fromkeys(c.kind for c in self.changes))]
