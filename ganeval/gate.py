@@ -26,6 +26,7 @@ moves FID by orders of magnitude more than that.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import math
@@ -390,7 +391,11 @@ def run_gate(checkpoint: Any, data: Any, baseline: Baseline | str | os.PathLike[
     paired = paired_gate(base, checkpoint, dataset, seed=seed, features=features or bfeat, t0=t0,
                          max_increase=max_increase, max_rel_increase=max_rel_increase, **kwargs)
     if paired is not None:
-        return paired
+        rescored = dataclasses.replace(base, interval=Interval(*paired.baseline))
+        return GateResult(rescored, Interval(*paired.candidate),
+                          Decision(paired.passed, paired.threshold, paired.tolerance, paired.direction, paired.rule),
+                          str(checkpoint), int(seed), paired.n_samples, {"n_fake": paired.n_samples}, base.features,
+                          paired.wall_time_s, {}, paired=paired.paired)
     # --- end of the paired test
     ev = evaluate(checkpoint, dataset, metrics=[base.metric], features=features or bfeat, n_samples=base.n_samples,
                   seed=seed, options=base.options, **kwargs)
