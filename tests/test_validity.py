@@ -256,3 +256,17 @@ def test_summary_equals_numpy_moments() -> None:
     assert s["mean_abs_diff"] == pytest.approx(np.abs(x64.mean(0) - t.mean(0)).mean(), rel=1e-12)
     assert s["std_ratio"] == pytest.approx(x64.std(0, ddof=1).mean() / t.std(0, ddof=1).mean(), rel=1e-12)
     assert (s["min"], s["max"]) == (float(x.min()), float(x.max()))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_kmeans_and_c_t_on_cuda_match_the_cpu() -> None:
+    from ganeval.metrics.kmeans import kmeans_fit
+
+    d = draw("copies", 64, 3, n_train=3000, n_test=600, n_gen=900)
+    x = torch.from_numpy(d.train)
+    cpu, gpu = kmeans_fit(x, 12, seed=2), kmeans_fit(x.cuda(), 12, seed=2)
+    assert torch.equal(cpu.labels, gpu.labels.cpu())
+    assert gpu.inertia == pytest.approx(cpu.inertia, rel=1e-9)
+    a = memorisation(d.gen, d.train, d.test, n_cells=12, seed=2, device="cpu")
+    b = memorisation(d.gen, d.train, d.test, n_cells=12, seed=2, device="cuda")
+    assert b.cell_ids == a.cell_ids and b.c_t == pytest.approx(a.c_t, abs=1e-9)

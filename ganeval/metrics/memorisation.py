@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from ..errors import GanevalError
-from ..kernels import knn
+from ..kernels import _device, knn
 from ..results import Result
 from ..validation import as_points, same_dim
 from .kmeans import kmeans, kmeans_fit
@@ -183,7 +183,8 @@ class _Cells:
 
 def _c_t(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, min_cell: int, seed: int,
          n_init: int, continuity: bool, kw: dict[str, Any]) -> _Cells:
-    fit = kmeans_fit(tr, n_cells, seed=seed, n_init=n_init)
+    # k-means runs where the neighbour searches run (the GPU under device="cuda" / "auto")
+    fit = kmeans_fit(tr.to(_device(kw["device"], tr)), n_cells, seed=seed, n_init=n_init)
     centres = fit.centres.to(tr.device)
     cell = {"tr": fit.labels.cpu().numpy(),
             "te": knn(te, centres, 1, **kw)[1][:, 0].numpy(), "s": knn(s, centres, 1, **kw)[1][:, 0].numpy()}
