@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GanevalError
+from ..options import LoadOptions
 from .stats import pairable
 
-# Keywords of run_gate's **kwargs that compare_models takes (the rest concern evaluate only).
-_PASS = ("device", "batch_size", "extractor_options", "trust", "latent_dim", "latent_dist", "labels", "factory",
-         "factory_kwargs", "factory_path", "state_dict_key", "strip_prefix", "output_range", "latent_range",
-         "num_classes", "label_input")
+# Keywords of run_gate's **kwargs that compare_models takes (the rest concern evaluate only): the
+# generator-loading options (one list, ganeval.options.LoadOptions) and sampling's.
+_PASS = ("device", "batch_size", "extractor_options", "labels", *LoadOptions.GENERATOR_FIELDS)
 
 
 @dataclasses.dataclass(frozen=True)
