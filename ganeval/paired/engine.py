@@ -24,7 +24,7 @@ from ..checkpoints import Generator, generator_from_samples, load_generator
 from ..data import Dataset, load_dataset
 from ..errors import GanevalError, unknown_name
 from ..evaluate import _conform, default_n_samples
-from ..registry import METRICS, Context, direction_of, load_scorers
+from ..registry import METRICS, Context, check_options, direction_of, load_scorers
 from .bootstrap import FieldSummary, run_bootstrap, summarise
 from .stats import BUILDERS, pairable
 
@@ -241,6 +241,7 @@ def compare_samples(samples: Mapping[str, torch.Tensor], dataset: Dataset, *, me
     if not 0 < confidence < 1:
         raise GanevalError(f"`confidence` must be in (0, 1), got {confidence!r}.")
     names = _select_metrics(metrics, dataset)
+    options = check_options(options)  # unknown keys are errors, as in evaluate
     stats, not_paired, notes = build_stats(samples, dataset, names, features=features, seed=seed, device=device,
                                            options=options, extractor_options=extractor_options, shared=shared,
                                            sample_labels=sample_labels)
