@@ -289,6 +289,12 @@ def test_stats_round_trip_with_pytorch_fid(cifar: Path, tmp_path: Path) -> None:
     direct = evaluate(samples, "cifar10", data_root=cifar, metrics="fid", features="pool48",
                       options={"fid": {"reference": "train+val", "infinity": False, "bootstrap": 0}})
     assert ev.metrics["fid"].value == pytest.approx(direct.metrics["fid"].value, rel=1e-9)
+    # The same through the command line's --reference.
+    assert main(["report", str(tmp_path / "fake.npy"), "--data", "cifar10", "--data-root", str(cifar), "--metrics",
+                 "fid", "--features", "pool48", "--reference", str(out), "--out", str(tmp_path / "rep"),
+                 "--no-diagnostics"]) == 0
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert _metrics(rep)["fid"]["value"] == pytest.approx(ev.metrics["fid"].value, rel=1e-9)
 
 
 def test_foreign_and_mismatched_stats_files(cifar: Path, tmp_path: Path) -> None:
