@@ -22,9 +22,9 @@ import torch
 from .._utils import resolve_device
 from ..checkpoints import Generator, generator_from_samples, load_generator
 from ..data import Dataset, load_dataset
-from ..errors import GanevalError, unknown_name
+from ..errors import GanevalError
 from ..evaluate import _conform, default_n_samples
-from ..registry import METRICS, Context, check_options, direction_of, load_scorers
+from ..registry import Context, check_options, direction_of, get_metric, load_scorers
 from .bootstrap import FieldSummary, run_bootstrap, summarise
 from .stats import BUILDERS, pairable
 
@@ -142,11 +142,10 @@ def _select_metrics(metrics: list[str] | str | None, dataset: Dataset) -> list[s
         names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names = [n.strip() for n in names if n.strip()]
     for n in names:
-        if n not in METRICS:
-            raise unknown_name("metric", n, METRICS, "List them with `ganeval metrics`.")
-        if dataset.kind not in METRICS[n].kinds:
-            raise GanevalError(f"Metric {n!r} applies to {'/'.join(METRICS[n].kinds)} data, but {dataset.name!r} "
-                               f"is {dataset.kind}; choose another metric or dataset.")
+        kinds = get_metric(n).kinds  # unknown names: an error with near misses
+        if dataset.kind not in kinds:
+            raise GanevalError(f"{n!r} does not apply to {dataset.kind} data ({dataset.name!r}); it takes "
+                               f"{'/'.join(kinds)} data.")
     return names
 
 
