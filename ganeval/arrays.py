@@ -34,7 +34,7 @@ def _header(fh: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype[Any], 
             shape, _, dtype = npformat.read_array_header_2_0(fh)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+    except Exception as exc:  # numpy parses the header with ast/tokenize: corrupt bytes raise many types
         raise GanevalError(f"{where}: not a readable numpy array ({exc}); re-save it with numpy.save.") from exc
     if dtype.hasobject:
         raise GanevalError(f"{where}: holds Python objects (dtype {dtype}), which would run code when loaded; "

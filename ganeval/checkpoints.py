@@ -48,6 +48,7 @@ from .conditional import resolve as resolve_conditional
 from .errors import GanevalError
 from .images import list_images, read_image_folder
 from .payload import check_payload
+from .validation import check_seed
 
 FORMAT = "ganeval-generator"
 VERSION = 1
@@ -55,6 +56,7 @@ ALLOWED_PACKAGES = ("ganeval", "reference_trainers")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".pt2", ".jit", ".ts")
 LATENT_DISTS = ("normal", "uniform")
 LATENT_BLOCK = 4096
+MAX_LATENT_DIM = 1 << 16  # a block of latents must fit in memory (4096 x 2**16 floats = 1 GiB)
 
 TRUST_HINT = "pass trust=True (CLI: --trust-checkpoint) only if you trust its source"
 
@@ -69,8 +71,9 @@ class LatentSpec:
     high: float = 1.0
 
     def __post_init__(self) -> None:
-        if int(self.dim) < 1:
-            raise GanevalError(f"Latent dimension must be >= 1, got {self.dim}: pass --latent-dim K.")
+        if not 1 <= int(self.dim) <= MAX_LATENT_DIM:
+            raise GanevalError(f"Latent dimension must be between 1 and {MAX_LATENT_DIM:,}, got {self.dim}: "
+                               "pass --latent-dim K.")
         if self.distribution not in LATENT_DISTS:
             raise GanevalError(
                 f"Unknown latent distribution {self.distribution!r}: use one of {', '.join(LATENT_DISTS)}."
@@ -172,6 +175,7 @@ class Generator:
         """
         if int(n) < 1:
             raise GanevalError(f"Number of samples must be >= 1, got {n}.")
+        seed = check_seed(seed)
         n = int(n)
         if labels is not None and self.conditional is None:
             raise GanevalError(f"{self.name}: labels were asked for, but it is not a class-conditional generator: "
@@ -287,6 +291,10 @@ def save_generator(path: str | os.PathLike[str], module: nn.Module, *, factory: 
     except pickle.UnpicklingError as exc:
         raise GanevalError(f"Cannot save {path}: meta or factory_kwargs hold a value that does not load "
                            f"safely ({exc}); use plain numbers, strings, lists and dicts.") from exc
+    except (OSError, RuntimeError) as exc:  # torch's zip writer reports a full disk as a RuntimeError
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise GanevalError(f"Cannot save {path}: writing failed ({first}); check free disk space and "
+                           "file-size limits (nothing partial was left).") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -20,6 +20,7 @@ import torch
 from ._utils import resolve_device
 from .checkpoints import Generator, generator_from_samples, load_generator
 from .data import Dataset, load_dataset
+from .validation import check_seed
 from .errors import GanevalError, unknown_name
 from .registry import (
     DEFAULT_FEATURES,
@@ -102,6 +103,36 @@ class Evaluation:
             raise GanevalError(f"{path}: not a readable ganeval evaluation JSON ({exc}).") from exc
 
 
+def check_sample_count(n: int, dataset: Dataset) -> None:
+    """Refuse a sample count that cannot be held in memory, before hours of sampling.
+
+    Raises:
+        GanevalError: ``n`` < 1, or ``n`` samples of the data's shape need more than the machine's memory.
+    """
+    if n < 1:
+        raise GanevalError(f"--n-samples must be >= 1, got {n}.")
+    need = n * math.prod(dataset.sample_shape) * 4
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every platform reports it
+        return
+    if need > total:
+        raise GanevalError(f"--n-samples {n:,}: the samples alone would take {need / 2**30:,.1f} GiB, more than this "
+                           f"machine's {total / 2**30:,.1f} GiB; ask for fewer samples.")
+
+
+def reproducibility(device: torch.device) -> dict[str, Any]:
+    """What the numbers of an evaluation on ``device`` can be reproduced with."""
+    return {
+        "device": device.type,
+        "bitwise": "same seed, device type and library versions; any --batch-size and thread count",
+        "note": ("Latents, labels, dataset splits and the metrics' own resampling come from seeded CPU streams "
+                 "and are the same everywhere. Numbers computed from samples or features (every metric) are "
+                 "reproduced to the bit only on the same device type with the same torch / numpy versions; "
+                 "on another device (CPU vs GPU, another GPU model) they agree to float rounding."),
+    }
+
+
 def default_n_samples(dataset: Dataset) -> int:
     """2,500 for mixtures and 26,000 for Stacked MNIST (the PacGAN/VEEGAN protocols), else the
     test split's size (at most 10,000)."""
@@ -176,6 +207,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
             samples mostly outside the data's range, ...).
     """
     t0 = time.perf_counter()
+    seed = check_seed(seed)
     load_scorers()
     dev = resolve_device(device)
     dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, seed=0, download=download)
@@ -213,12 +245,21 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         n = gen.samples.shape[0] if gen.samples is not None else default_n_samples(dataset)
     else:
         n = int(n_samples)
-    source = gen.path or "<in-memory generator>"
-    notes: list[str] = [f"{', '.join(skipped)} not computed: the generator is not class-conditional"] if skipped else []
     from .stream import run_streamed, wants_stream
 
-    if wants_stream(stream, dataset.kind, n, names) and labels is None:
+    streamed = wants_stream(stream, dataset.kind, n, names) and labels is None
+    if not streamed:  # a streamed run never holds its samples
+        check_sample_count(n, dataset)
+    source = gen.path or "<in-memory generator>"
+    notes: list[str] = [f"{', '.join(skipped)} not computed: the generator is not class-conditional"] if skipped else []
+    if streamed:
         # Large image runs: samples -> features in batches, running statistics + a reservoir.
+        from .output_range import enforce
+
+        # The range check on the stream's first rows (the same rows: latents are drawn in fixed blocks).
+        head = _conform(gen.sample(min(n, 256), seed=seed, batch_size=batch_size), dataset, source, notes)
+        range_checked = enforce(head, dataset, source=source, notes=notes, enabled=range_check,
+                                output_range=gen.output_range or gen.meta.get("output_range"))
         ctx = run_streamed(gen, dataset, n, names, seed=int(seed), device=dev, features=features,
                            options=dict(options or {}), extractor_options=dict(extractor_options or {}),
                            source=source)
@@ -261,6 +302,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         "options": ctx.options,
         "notes": notes,
         "range_check": range_checked.to_dict() if range_checked else None,
+        "reproducibility": reproducibility(dev),
         "wall_time_s": {k: round(v, 4) for k, v in timings.items()} | {"total": round(time.perf_counter() - t0, 4)},
     }
     return Evaluation(source=source, data=dataset.name, metrics=results, provenance=provenance, samples=samples,

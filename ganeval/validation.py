@@ -133,6 +133,20 @@ def check_int(value: Any, name: str, least: int) -> int:
     return int(value)
 
 
+SEED_LIMIT = 2**32
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """A seed in [0, 2**32), as a Python int (larger seeds overflow the derived per-block seeds).
+
+    Raises:
+        GanevalError: not an integer, or outside the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < SEED_LIMIT:
+        raise GanevalError(f"`{name}` (CLI --seed) must be an integer in [0, 2**32), got {value!r}.")
+    return int(value)
+
+
 def check_positive(value: Any, name: str) -> float:
     """A finite number > 0 (not a bool), as a float.
 
@@ -145,4 +159,4 @@ def check_positive(value: Any, name: str) -> float:
     return float(value)
 
 
-__all__ = ["as_matrix", "as_points", "as_tensor", "check_int", "check_positive", "features_matrix", "same_dim"]
+__all__ = ["as_matrix", "as_points", "as_tensor", "check_int", "check_positive", "check_seed", "features_matrix", "same_dim"]

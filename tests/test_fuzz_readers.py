@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import fuzzing as fz
 import numpy as np
 import pytest
 import torch
@@ -25,10 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ganeval
-from ganeval.errors import GanevalError
 from ganeval.toy import MixtureGenerator
-
-import fuzzing as fz
 
 EXAMPLES = int(os.environ.get("GANEVAL_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -305,15 +303,14 @@ def test_cli_flag_values(tmp_path_factory, capsys, flag, value):
     from ganeval.cli import main
 
     folder = _fresh(tmp_path_factory)
-    samples = folder / "s.npy"
-    np.save(samples, np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32))
-    argv = ["report", str(samples), "--data", "ring8", "--metrics", "mode_coverage", "--out", str(folder / "rep"),
-            "--no-diagnostics"]
-    if flag in ("--metrics", "--data"):
+    ckpt = fz.write(folder / "g.pt", good_ckpt())
+    argv = ["report", str(ckpt), "--data", "ring8", "--metrics", "mode_coverage", "--out", str(folder / "rep"),
+            "--no-diagnostics", "--n-samples", "200"]
+    if flag in ("--metrics", "--data", "--n-samples"):
         argv[argv.index(flag) + 1] = value
     else:
         argv += [flag, value]
-    with fz.alarm():
+    with fz.alarm(60):  # a whole report on a loaded 2-core host
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse's own usage errors exit 2

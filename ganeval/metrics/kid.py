@@ -83,9 +83,19 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, *, degree: int = 3, gamma: f
     k_xx = (x @ x.T * g + coef0).pow_(degree)
     k_yy = (y @ y.T * g + coef0).pow_(degree)
     k_xy = (x @ y.T * g + coef0).pow_(degree)
-    off_xx = k_xx.sum() - k_xx.diagonal().sum()
-    off_yy = k_yy.sum() - k_yy.diagonal().sum()
-    return float((off_xx + off_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
+    off_xx = _total(k_xx) - _total(k_xx.diagonal())
+    off_yy = _total(k_yy) - _total(k_yy.diagonal())
+    return float((off_xx + off_yy) / (m * (m - 1)) - 2.0 * _total(k_xy) / (m * m))
+
+
+def _total(k: torch.Tensor) -> float:
+    """Sum of a kernel matrix whose value does not depend on the thread count.
+
+    torch's full ``sum`` splits the work between threads, so 1 and 2 threads round differently;
+    each row's sum is one thread's work in a fixed order, and numpy adds the row sums pairwise.
+    """
+    rows = k.sum(dim=-1) if k.ndim == 2 else k
+    return float(np.sum(rows.cpu().numpy()))
 
 
 def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, degree: int = 3,
