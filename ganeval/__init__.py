@@ -9,9 +9,10 @@ from .errors import GanevalError
 from .compare import evaluate_many
 from .evaluate import Evaluation, evaluate, list_metrics
 from .paired import compare_models  # not `compare`: that name is the module of evaluate_many
+from .sweep.store import export_results, load_results
 
 __all__ = [
     "Dataset", "Evaluation", "GanevalError", "Generator", "LatentSpec", "MixtureDataset", "__version__",
     "compare_models", "evaluate", "evaluate_many", "generator_from_module", "generator_from_samples", "list_checkpoints", "list_datasets",
-    "list_metrics", "load_dataset", "load_discriminator", "load_generator", "load_run", "save_generator",
+    "export_results", "list_metrics", "load_dataset", "load_results", "load_discriminator", "load_generator", "load_run", "save_generator",
 ]

@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_metrics)
     from .cli_diagnose import add_parser as add_diagnose
     add_diagnose(sub)
+    from .cli_sweep import add_parser as add_sweep_parser
+    add_sweep_parser(sub)
     from .cli_compare import add_parser as add_compare_parsers
     add_compare_parsers(sub)  # compare, plan, sensitivity
     from .cli_checkpoints import add_parser as add_checkpoint_parsers

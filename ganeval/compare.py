@@ -111,7 +111,8 @@ def to_frame(evaluations: list[Evaluation], items: list[Item] | None = None) -> 
 
 
 def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data: str | Path | Dataset, *,
-                  return_evaluations: bool = False, **kwargs: Any) -> Any:
+                  return_evaluations: bool = False, workers: int | None = None, ray: bool | str | None = None,
+                  store: str | Path | None = None, **kwargs: Any) -> Any:
     """Evaluate several checkpoints (or run folders) on one dataset; one DataFrame row each.
 
     Args:
@@ -119,6 +120,9 @@ def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data:
             :class:`Generator` objects, sample arrays, or a mapping ``{label: any of those}``.
         data: dataset name, path or :class:`Dataset` (loaded once).
         return_evaluations: also return the :class:`Evaluation` objects (with samples, for plots).
+        workers, ray, store: run on the sweep engine (:mod:`ganeval.sweep`): ``workers`` local
+            processes, or Ray (True: local, or an address), recording every job in the result
+            ``store`` and reusing the records already there. Paths only; no ``return_evaluations``.
         **kwargs: passed to :func:`ganeval.evaluate`: ``metrics``, ``features``, ``n_samples``,
             ``seed``, ``device``, ``options``, ``data_root``, ``download``, ...
 
@@ -129,6 +133,12 @@ def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data:
     Raises:
         GanevalError: a missing path, an empty folder, or any error of :func:`ganeval.evaluate`.
     """
+    if workers is not None or ray is not None or store is not None:
+        if return_evaluations:
+            raise GanevalError("return_evaluations=True needs in-process evaluation; drop workers=/ray=/store=.")
+        from .sweep.engine import evaluate_many_on_engine
+
+        return evaluate_many_on_engine(paths, data, workers=workers, ray=ray, store=store, **kwargs)
     items = expand(paths)
     evs = evaluate_items(items, data, **kwargs)
     df = to_frame(evs, items)

@@ -1,0 +1,285 @@
+"""The sweep engine: plan jobs, skip those in the store, run the rest, record each as it ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import GanevalError
+from .jobs import Job, Settings, Task, expand_paths, group, plan
+from .store import Store
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did.
+
+    Attributes:
+        jobs: every job of the sweep, in plan order.
+        cached: jobs found in the store; done: jobs computed now; failed: ``[(job, error)]``.
+        interrupted: the signal number that stopped the sweep, or None.
+        elapsed_s: wall time; store: where the records are.
+    """
+
+    jobs: list[Job]
+    store: Store
+    cached: int = 0
+    done: int = 0
+    failed: list[tuple[Job, str]] = field(default_factory=list)
+    interrupted: int | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def missing(self) -> int:
+        return len(self.jobs) - self.cached - self.done - len(self.failed)
+
+    def exit_code(self) -> int:
+        """0 all done, 1 some failed, 130/143 stopped by SIGINT/SIGTERM."""
+        if self.interrupted is not None:
+            return 128 + int(self.interrupted)
+        return 1 if self.failed else 0
+
+    def records(self) -> list[dict[str, Any]]:
+        """The store's record of every job (None for a job without one)."""
+        return [self.store.get(j.key) for j in self.jobs]  # type: ignore[misc]
+
+
+class _Progress:
+    """jobs done / cached / failed and jobs per minute, on stderr where progress bars show."""
+
+    def __init__(self, total: int, cached: int):
+        self.bar = None
+        if _shows():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=cached, desc="sweep", unit="job", file=sys.stderr, leave=False)
+        self.counts = {"done": 0, "cached": cached, "failed": 0}
+        self.t0 = time.perf_counter()
+
+    def update(self, done: int, failed: int) -> None:
+        self.counts["done"] += done
+        self.counts["failed"] += failed
+        if self.bar is not None:
+            rate = 60 * (self.counts["done"] + self.counts["failed"]) / max(time.perf_counter() - self.t0, 1e-9)
+            self.bar.set_postfix(self.counts | {"jobs/min": f"{rate:.0f}"}, refresh=False)
+            self.bar.update(done + failed)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _shows() -> bool:
+    flag = os.environ.get("GANEVAL_PROGRESS")
+    return sys.stderr.isatty() if flag is None else flag not in ("0", "", "false")
+
+
+def reference_splits(metrics: list[str], options: dict[str, dict[str, Any]]) -> list[str]:
+    """Dataset splits whose features the metrics compare against (computed once per sweep)."""
+    splits = {"train"}
+    for m in metrics:
+        ref = options.get(m, {}).get("reference")
+        if isinstance(ref, str):
+            splits.add(ref)
+        if m in ("parzen", "memorisation"):
+            splits.update(("val", "test"))
+    return sorted(splits)
+
+
+def reference_features(settings: Settings, dataset: Any, metrics: list[str]) -> dict[str, Any]:
+    """Reference features by split, through the feature cache (empty when the extractor has none worth
+    sharing: ``raw`` features are the data itself)."""
+    from .._utils import resolve_device
+    from ..evaluate import DEFAULT_FEATURES
+    from ..features import cached_features, default_extractor_for, get_extractor
+
+    name = settings.features or DEFAULT_FEATURES.get(dataset.kind) or default_extractor_for(dataset)
+    try:
+        ext = get_extractor(name, device=resolve_device(settings.device), **settings.extractor_options)
+    except GanevalError:
+        return {}  # the jobs that need it fail with this error themselves
+    if not ext.cacheable:
+        return {}
+    return {s: cached_features(ext, dataset, s).numpy() for s in reference_splits(metrics, settings.options)}
+
+
+def _validate_metrics(metrics: list[str] | str | None, dataset: Any) -> list[str]:
+    from ..errors import unknown_name
+    from ..evaluate import default_metrics
+    from ..registry import METRICS, load_scorers
+
+    load_scorers()
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics or default_metrics(dataset))
+    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    for n in names:
+        if n not in METRICS:
+            raise unknown_name("metric", n, METRICS, "List them with `ganeval metrics`.")
+        if dataset.kind not in METRICS[n].kinds:
+            raise GanevalError(f"Metric {n!r} applies to {'/'.join(METRICS[n].kinds)} data, but {dataset.name!r} "
+                               f"is {dataset.kind}; choose another metric or dataset.")
+    return names
+
+
+def run_sweep(paths: list[str] | str, settings: Settings, *, metrics: list[str] | str | None = None,
+              seeds: list[int] | None = None, store: Store | str | os.PathLike[str] | None = None,
+              workers: int = 1, ray: bool | str | None = None, retries: int = 2, cpus_per_job: float = 1.0,
+              gpus_per_job: float | None = None, on_start: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Run every job of checkpoints x seeds x metrics that the store lacks.
+
+    Args:
+        paths: checkpoint files, run folders, globs.
+        settings: data, loader and sampling options shared by every job.
+        metrics: names (None: the data's defaults); seeds: sampling seeds (default ``[0]``).
+        store: the result store (default :func:`~ganeval.sweep.store.default_store`).
+        workers: local processes (1: this process); ignored with ``ray``.
+        ray: True (start a local Ray, or join ``RAY_ADDRESS``) or a cluster address; None: local.
+        retries: tries again for a task whose worker process or node died.
+        cpus_per_job, gpus_per_job: Ray resources per task (GPUs default to 1 with a CUDA device).
+        on_start: local pool hook ``(task id, worker pid)``.
+
+    Returns:
+        :class:`SweepResult`. A job that raises is a failed record, not an exception.
+
+    Raises:
+        GanevalError: bad input (paths, data, metric names, seeds, workers, unwritable store).
+    """
+    t0 = time.perf_counter()
+    from .worker import dataset_for
+
+    if int(workers) < 1:
+        raise GanevalError(f"--workers must be >= 1, got {workers}.")
+    if int(retries) < 0:
+        raise GanevalError(f"--retries must be >= 0, got {retries}.")
+    st = store if isinstance(store, Store) else Store(store)
+    dataset = dataset_for(settings)
+    names = _validate_metrics(metrics, dataset)
+    from ..registry import check_options
+
+    check_options(settings.options)  # unknown metrics / keys are errors, not silently ignored
+    settings = replace(settings, options={m: dict(settings.options.get(m, {})) for m in names if m in settings.options})
+    checkpoints = expand_paths([paths] if isinstance(paths, (str, os.PathLike)) else [str(p) for p in paths])
+    jobs = plan(checkpoints, settings, dataset, names, list(seeds if seeds is not None else [0]))
+    todo = [j for j in jobs if not st.done(j.key)]
+    res = SweepResult(jobs=jobs, store=st, cached=len(jobs) - len(todo))
+    tasks = group(todo, settings)
+    if not tasks:
+        res.elapsed_s = time.perf_counter() - t0
+        return res
+    stopped: list[int] = []
+    bar = _Progress(len(jobs), res.cached)
+
+    def emit(task: Task, records: list[dict[str, Any]] | None, error: str | None, attempts: int) -> None:
+        if records is None:
+            from .worker import _record
+
+            records = [_record(task, j, error=error, elapsed=0.0, device=str(settings.device)) for j in task.jobs]
+        by_key = {j.key: j for j in task.jobs}
+        n_ok = n_bad = 0
+        for rec in records:
+            rec["attempts"] = attempts
+            st.put(rec)
+            if rec["status"] == "ok":
+                n_ok += 1
+            else:
+                n_bad += 1
+                res.failed.append((by_key[rec["key"]], str(rec["error"])))
+        res.done += n_ok
+        bar.update(n_ok, n_bad)
+
+    def handler(signum: int, frame: Any) -> None:
+        if stopped:
+            raise KeyboardInterrupt  # a second signal: stop now
+        stopped.append(signum)
+
+    main = threading.current_thread() is threading.main_thread()
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    try:
+        if ray is not None and ray is not False:
+            from .ray_executor import run_ray
+
+            gpus = gpus_per_job if gpus_per_job is not None else (
+                1.0 if str(settings.device).startswith("cuda") else 0.0)
+            run_ray(tasks, emit, lambda: bool(stopped), address=None if ray is True else str(ray), retries=retries,
+                    cpus_per_job=cpus_per_job, gpus_per_job=gpus,
+                    features=reference_features(settings, dataset, names),
+                    num_cpus=int(workers) if int(workers) > 1 else None)
+        elif int(workers) == 1:
+            from .local import run_serial
+
+            run_serial(tasks, emit, lambda: bool(stopped))
+        else:
+            from .local import run_pool
+
+            reference_features(settings, dataset, names)  # into the feature cache, once, before the workers
+            run_pool(tasks, emit, lambda: bool(stopped), workers=int(workers), retries=retries, on_start=on_start)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        bar.close()
+    res.interrupted = stopped[0] if stopped else None
+    res.elapsed_s = time.perf_counter() - t0
+    return res
+
+
+def results_frame(res: SweepResult, path_of: Callable[[Job], Path] | None = None) -> Any:
+    """One row per (checkpoint, seed), metrics side by side (the shape :func:`ganeval.evaluate_many` returns)."""
+    import pandas as pd
+
+    from .store import flat_row
+
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for j in res.jobs:
+        rec = res.store.get(j.key)
+        base = rows.setdefault((j.checkpoint, j.seed), {"label": j.label, "run": j.run, "source": j.checkpoint})
+        if rec is None:
+            continue
+        flat = flat_row(rec)
+        for k in ("data", "step", "n_samples", "seed"):
+            base.setdefault(k, flat.get(k))
+        if rec.get("status") != "ok":
+            base[f"{j.metric}.error"] = rec.get("error")
+        base.update({k: v for k, v in flat.items() if k.startswith(f"{j.metric}.")})
+    return pd.DataFrame(list(rows.values()))
+
+
+def evaluate_many_on_engine(paths: Any, data: Any, *, workers: int | None = None, ray: bool | str | None = None,
+                            store: Any = None, seed: int = 0, seeds: list[int] | None = None,
+                            metrics: list[str] | str | None = None, n_samples: int | None = None,
+                            options: dict[str, dict[str, Any]] | None = None, retries: int = 2,
+                            **kwargs: Any) -> Any:
+    """:func:`ganeval.evaluate_many` through the sweep engine (paths only: workers load the files).
+
+    Raises:
+        GanevalError: a source that is not a path, unknown keywords, or jobs that failed (listed;
+            their records stay in the store).
+    """
+    import dataclasses
+
+    from ..options import LoadOptions
+
+    if isinstance(paths, dict) or not isinstance(paths, (str, os.PathLike, list, tuple)) or (
+            isinstance(paths, (list, tuple)) and not all(isinstance(p, (str, os.PathLike)) for p in paths)):
+        raise GanevalError("evaluate_many(workers=/ray=/store=) takes checkpoint paths or run folders (workers "
+                           "load the files); evaluate in-memory generators without those arguments.")
+    if not isinstance(data, (str, os.PathLike)):
+        raise GanevalError("evaluate_many(workers=/ray=/store=) takes the dataset by name or path.")
+    names = {f.name for f in dataclasses.fields(LoadOptions)}
+    load = LoadOptions(**{k: v for k, v in kwargs.items() if k in names})
+    extra = {k: v for k, v in kwargs.items() if k not in names}
+    settings = Settings(data=str(data), load=load, n_samples=n_samples, options=dict(options or {}), extra=extra)
+    res = run_sweep(paths if isinstance(paths, (list, tuple)) else [paths], settings, metrics=metrics,
+                    seeds=list(seeds) if seeds is not None else [seed], store=store, workers=int(workers or 1),
+                    ray=ray, retries=retries)
+    if res.failed:
+        lines = "; ".join(f"{j.label} seed {j.seed} {j.metric}: {e}" for j, e in res.failed[:5])
+        raise GanevalError(f"{len(res.failed)} of {len(res.jobs)} jobs failed (records in {res.store.root}): {lines}")
+    if res.interrupted is not None:
+        raise KeyboardInterrupt
+    return results_frame(res)
