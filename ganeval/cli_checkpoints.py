@@ -84,14 +84,10 @@ def warnings_to_stderr() -> Iterator[None]:
 
 
 def _load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    kw = dict(trust=args.trust_checkpoint, latent_dim=args.latent_dim, latent_dist=args.latent_dist,
-              factory=args.factory, factory_kwargs=args.factory_kwargs, factory_path=args.factory_path,
-              state_dict_key=args.state_dict_key, strip_prefix=args.strip_prefix, output_range=args.output_range,
-              latent_range=args.latent_range)
-    for name in ("num_classes", "label_input"):  # the conditional generators' flags
-        if getattr(args, name, None) is not None:
-            kw[name] = getattr(args, name)
-    return kw
+    """load_generator's keywords from the flags (the one list: ganeval.options.LoadOptions)."""
+    from .options import LoadOptions
+
+    return LoadOptions.from_args(args).generator_kwargs()
 
 
 def _common(p: argparse.ArgumentParser) -> None:
