@@ -394,3 +394,27 @@ def test_class_folder_bad_input(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "odd" / "test" / "class_extra" / "a.png")
     with pytest.raises(GanevalError, match=r"class 'class_extra' is not among the training classes"):
         load_dataset(tmp_path / "odd")
+
+
+def test_cli_state_dict_factory_and_pt2_with_num_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A conditional DCGAN (tanh) as a bare state dict + --factory, and as a bare .pt2, scored with --num-classes:
+    the same numbers as the network in memory."""
+    torch.manual_seed(3)
+    net = CondDCGAN(latent_dim=16).eval()
+    want = evaluate(generator_from_module(net, latent_dim=16, device="cpu", conditional=10, output_range=(-1, 1)),
+                    "digits", n_samples=200, device="cpu", metrics=["intra_fid", "conditional_accuracy"])
+    torch.save(net.state_dict(), tmp_path / "weights.pth")
+    write_export(net, tmp_path / "g.pt2", latent_dim=16, conditional=10)
+    common = ["--data", "digits", "--n-samples", "200", "--device", "cpu", "--metrics", "intra_fid,conditional_accuracy",
+              "--output-range", "-1,1", "--num-classes", "10", "--json"]
+    runs = {
+        "state dict": [str(tmp_path / "weights.pth"), "--factory", "conditional_nets:CondDCGAN", "--factory-kwargs",
+                       '{"latent_dim": 16}', "--factory-path", str(Path(__file__).parent), "--latent-dim", "16",
+                       "--trust-checkpoint"],
+        ".pt2": [str(tmp_path / "g.pt2")],
+    }
+    for what, args in runs.items():
+        assert main(["report", *args, *common, "--out", str(tmp_path / what.replace(" ", "_"))]) == 0, what
+        got = json.loads(capsys.readouterr().out)["metrics"]
+        for m in ("intra_fid", "conditional_accuracy"):
+            assert got[m]["value"] == pytest.approx(want.metric_dict(m)["value"], rel=1e-5, abs=1e-9), (what, m)
