@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from ..errors import GanevalError
@@ -193,32 +192,21 @@ def run_sweep(paths: list[str] | str, settings: Settings, *, metrics: list[str] 
         res.done += n_ok
         bar.update(n_ok, n_bad)
 
+    serial = (ray is None or ray is False) and int(workers) == 1
+
     def handler(signum: int, frame: Any) -> None:
-        if stopped:
-            raise KeyboardInterrupt  # a second signal: stop now
+        first = not stopped
         stopped.append(signum)
+        if serial or not first:
+            raise _Stop  # the job runs in this process (or a second signal came): abandon it now
 
     main = threading.current_thread() is threading.main_thread()
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
-        if ray is not None and ray is not False:
-            from .ray_executor import run_ray
-
-            gpus = gpus_per_job if gpus_per_job is not None else (
-                1.0 if str(settings.device).startswith("cuda") else 0.0)
-            run_ray(tasks, emit, lambda: bool(stopped), address=None if ray is True else str(ray), retries=retries,
-                    cpus_per_job=cpus_per_job, gpus_per_job=gpus,
-                    features=reference_features(settings, dataset, names),
-                    num_cpus=int(workers) if int(workers) > 1 else None)
-        elif int(workers) == 1:
-            from .local import run_serial
-
-            run_serial(tasks, emit, lambda: bool(stopped))
-        else:
-            from .local import run_pool
-
-            reference_features(settings, dataset, names)  # into the feature cache, once, before the workers
-            run_pool(tasks, emit, lambda: bool(stopped), workers=int(workers), retries=retries, on_start=on_start)
+        _dispatch(tasks, emit, stopped, settings, dataset, names, workers=workers, ray=ray, retries=retries,
+                  cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job, on_start=on_start)
+    except (_Stop, KeyboardInterrupt):
+        stopped.append(signal.SIGINT)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -228,7 +216,34 @@ def run_sweep(paths: list[str] | str, settings: Settings, *, metrics: list[str] 
     return res
 
 
-def results_frame(res: SweepResult, path_of: Callable[[Job], Path] | None = None) -> Any:
+class _Stop(Exception):
+    """Raised by the signal handler to abandon a job running in this process."""
+
+
+def _dispatch(tasks: list[Task], emit: Callable[..., None], stopped: list[int], settings: Settings, dataset: Any,
+              names: list[str], *, workers: int, ray: bool | str | None, retries: int, cpus_per_job: float,
+              gpus_per_job: float | None, on_start: Callable[[int, int], None] | None) -> None:
+    if ray is not None and ray is not False:
+        from .ray_executor import run_ray
+
+        gpus = gpus_per_job if gpus_per_job is not None else (
+            1.0 if str(settings.device).startswith("cuda") else 0.0)
+        run_ray(tasks, emit, lambda: bool(stopped), address=None if ray is True else str(ray), retries=retries,
+                cpus_per_job=cpus_per_job, gpus_per_job=gpus,
+                features=reference_features(settings, dataset, names),
+                num_cpus=int(workers) if int(workers) > 1 else None)
+    elif int(workers) == 1:
+        from .local import run_serial
+
+        run_serial(tasks, emit, lambda: bool(stopped))
+    else:
+        from .local import run_pool
+
+        reference_features(settings, dataset, names)  # into the feature cache, once, before the workers
+        run_pool(tasks, emit, lambda: bool(stopped), workers=int(workers), retries=retries, on_start=on_start)
+
+
+def results_frame(res: SweepResult) -> Any:
     """One row per (checkpoint, seed), metrics side by side (the shape :func:`ganeval.evaluate_many` returns)."""
     import pandas as pd
 
