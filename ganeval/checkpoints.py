@@ -312,7 +312,7 @@ def _allowed_factories() -> set[str]:
         return set()
 
 
-def _import_factory(spec: str, *, trust: bool, path: Path) -> Callable[..., nn.Module]:
+def _import_factory(spec: Any, *, trust: bool, path: Path) -> Callable[..., nn.Module]:
     if not isinstance(spec, str) or not re.fullmatch(r"[\w.]+:[\w.]+", spec):
         raise GanevalError(f"{path}: malformed factory {spec!r}; expected 'package.module:callable'.")
     module_name, attr = spec.split(":")
@@ -488,7 +488,7 @@ def load_generator(path: str | os.PathLike[str], *, trust: bool = False, device:
     """
     from .state_dicts import import_path
 
-    sd_opts = dict(factory=factory, factory_kwargs=factory_kwargs, factory_path=factory_path,
+    sd_opts: dict[str, Any] = dict(factory=factory, factory_kwargs=factory_kwargs, factory_path=factory_path,
                    state_dict_key=state_dict_key, strip_prefix=strip_prefix)
     if output_range is not None or latent_range is not None:  # the caller's ranges over the file's
         from .output_range import with_ranges

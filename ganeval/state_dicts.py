@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
@@ -349,7 +350,7 @@ def resolve_factory(spec: str) -> str:
 
 
 @contextlib.contextmanager
-def import_path(folder: str | Path | None) -> Iterator[None]:
+def import_path(folder: str | os.PathLike[str] | None) -> Iterator[None]:
     """Put ``folder`` first on ``sys.path`` while a factory is imported, then restore the path.
 
     Only the import sees the folder (so a ``models.py`` beside the weights imports without

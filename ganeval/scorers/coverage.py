@@ -104,7 +104,7 @@ def _class_coverage(ctx: Context) -> ClassCoverage:
         if ds.train_labels is None:
             raise GanevalError(f"{ds.name!r} has no training labels; use class_coverage option reference=uniform.")
         reference = np.bincount(ds.train_labels.numpy(), minlength=n_cls)
-    kw = {"reference": reference, "confidence": float(opt("confidence", 0.9)), "min_count": int(opt("min_count", 1))}
+    kw: dict[str, Any] = {"reference": reference, "confidence": float(opt("confidence", 0.9)), "min_count": int(opt("min_count", 1))}
     if stacked:
         probs = torch.stack([_probs(clf, ctx.samples[:, c:c + 1], bs) for c in range(ctx.samples.shape[1])], 1)
         res = stacked_coverage(probs, **kw)
@@ -159,7 +159,7 @@ def _ndb(ctx: Context) -> NDBResult:
     if space == "features":
         fake = ctx.features_of("fake")
         ref = ctx.features_of(ref_split) if ref_split != "train" else None
-        space_key = ("features", ctx.feature_name, repr(sorted(ctx.extractor_options.items())))
+        space_key: tuple[str, ...] = ("features", ctx.feature_name, repr(sorted(ctx.extractor_options.items())))
         train_rows = lambda: ctx.features_of("train")  # noqa: E731  (only when the bins are not cached)
     else:
         fake = ctx.samples
