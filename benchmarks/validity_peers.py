@@ -200,6 +200,21 @@ def conditional_lines(rng: np.random.Generator) -> None:
         per.append(float(calculate_frechet_distance(r.mean(0), np.cov(r, rowvar=False), f.mean(0),
                                                     np.cov(f, rowvar=False))))
     line("intra_fid", "pytorch-fid per class, averaged", f"rel. diff {rel(ours.value, float(np.mean(per))):.1e}")
+    import contextlib
+    import io
+
+    import prdc as prdc_pkg
+
+    from ganeval.metrics.conditional import class_prdc
+
+    cp = class_prdc(real, rl, fake, fl, k=5)
+    worst = 0.0
+    for i, c in enumerate(cp.classes):
+        with contextlib.redirect_stdout(io.StringIO()):
+            theirs = prdc_pkg.compute_prdc(real[rl == c], fake[fl == c], 5)
+        worst = max(worst, abs(cp.coverage[i] - theirs["coverage"]), abs(cp.per_class_recall[i] - theirs["recall"]),
+                    abs(cp.per_class_precision[i] - theirs["precision"]), abs(cp.per_class_density[i] - theirs["density"]))
+    line("class_prdc", "prdc 0.2 compute_prdc per class (k = 5)", f"max abs. diff {worst:.1e} over classes and values")
     asked, pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
     pred[:150] = asked[:150]
     acc = conditional_accuracy(pred, asked, 4)
