@@ -109,7 +109,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--names", default=None, help="comma-separated names for the models")
     p.add_argument("--field", default=None, help="the metric's field (default its first, e.g. value)")
     p.add_argument("--delta", type=float, required=True, help="the difference to resolve, in the metric's units")
-    p.add_argument("--ns", default=None, help="comma-separated pilot sizes (default: 1/8, 1/4, 1/2 and 1 x the "
+    p.add_argument("--ns", default=None, help="comma-separated pilot sizes (default: 1/4, 1/2, 1 and 2 x the "
                    "data's default N)")
     p.add_argument("--power", type=float, default=0.8, help="power for the second line (default 0.8)")
     p.add_argument("--figure", default=None, help="write the fit as a PNG here")

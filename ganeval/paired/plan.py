@@ -2,13 +2,20 @@
 
 Pilot evaluations at a few N (prefixes of one seeded draw: latent rows do not depend on N) give
 the bootstrap spread ``s(N)`` of the metric (one model) or of the paired difference (two models).
-The spread of a mean of N independent terms falls as ``1/sqrt(N)``; what the generated samples
-do not control (the fixed reference rows) adds a floor. So ``s(N)^2 = a / N + b`` is fitted
-(non-negative least squares on relative errors), and
+The spread of a mean of N independent terms falls as ``1/sqrt(N)`` (the first-order, delta-method
+part); what the generated samples do not control (the fixed reference rows) adds a floor. So
+``s(N)^2 = a / N + b`` is fitted (non-negative least squares on relative errors), and
 
 * N to *resolve* ``delta`` at the level: the interval half-width ``z s(N)`` equals ``delta``;
 * N for 80% *power*: ``(z + z_power) s(N) = delta`` (a true difference ``delta`` is declared
   significant 80% of the time).
+
+A metric that is quadratic near its minimum (FID of near-identical sets behaves like a chi-square)
+has a second-order part falling as ``1/N`` that dominates at small N; its spread then falls faster
+than ``1/sqrt(N)``. A third ``c / N^2`` term fitted to four noisy pilots soaked up noise and
+invented floors in trials (ring8: it declared 1e-4 unreachable where N = 10,000 reaches it), so
+the fit keeps two terms, the default pilots reach twice the data's default N, and the plan warns
+when the free exponent strays from -1/2 (add larger ``--ns`` then).
 
 For FID, the pilot values also give the bias ``FID(N) = FID_inf + c / N`` (Chong & Forsyth
 2020) at the planned N. A free power law ``s ~ N^alpha`` is fitted beside, as a check of the
@@ -17,6 +24,7 @@ For FID, the pilot values also give the bias ``FID(N) = FID_inf + c / N`` (Chong
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import tempfile
@@ -39,25 +47,32 @@ from .engine import _select_metrics, build_stats, load_models
 
 @dataclass(frozen=True)
 class SpreadFit:
-    """``s(N)^2 = a / N + b`` fitted to pilot spreads, and the free power law ``s = C N^alpha``."""
+    """``s(N)^2 = a / N + c / N^2 + b`` fitted to pilot spreads, and the free power law ``s = C N^alpha``."""
 
     a: float
     b: float
     alpha: float
     ns: tuple[int, ...]
     spreads: tuple[float, ...]
+    c: float = 0.0
 
     def spread(self, n: Any) -> Any:
-        return np.sqrt(self.a / np.asarray(n, dtype=np.float64) + self.b)
+        n = np.asarray(n, dtype=np.float64)
+        return np.sqrt(self.a / n + self.c / n ** 2 + self.b)
 
     def n_for(self, target: float) -> float:
         """Smallest N with ``s(N) <= target`` (inf when the floor ``sqrt(b)`` is above it)."""
         room = target ** 2 - self.b
-        return math.inf if room <= 0 else max(1.0, self.a / room)
+        if room <= 0:
+            return math.inf
+        if self.c <= 0:
+            return max(1.0, self.a / room) if self.a > 0 else 1.0
+        u = (-self.a + math.sqrt(self.a ** 2 + 4 * self.c * room)) / (2 * self.c)  # c u^2 + a u = room, u = 1/N
+        return max(1.0, 1.0 / u)
 
 
 def fit_spread(ns: Any, spreads: Any) -> SpreadFit:
-    """Fit ``s^2 = a/N + b`` (a, b >= 0; relative least squares) and ``log s = alpha log N + c``.
+    """Fit ``s^2 = a/N + c/N^2 + b`` (a, b, c >= 0; relative least squares) and ``log s = alpha log N + const``.
 
     Raises:
         GanevalError: fewer than two distinct N, or non-positive spreads.
@@ -69,17 +84,27 @@ def fit_spread(ns: Any, spreads: Any) -> SpreadFit:
     if not (np.isfinite(s).all() and (s > 0).all()):
         raise GanevalError(f"Pilot spreads must be positive and finite, got {list(spreads)}; the models may be "
                            "identical, or the metric constant at these N.")
-    # Relative least squares, (a/N + b) / s^2 ~ 1, with a, b >= 0: the unconstrained solution, or
-    # the better of the two one-term fits when it leaves the quadrant.
-    x = np.stack([1.0 / n, np.ones_like(n)], 1) / (s ** 2)[:, None]
-    y = np.ones_like(n)
-    coef = np.linalg.lstsq(x, y, rcond=None)[0]
-    if (coef < 0).any():
-        cands = [np.array([max(float(x[:, 0] @ y / (x[:, 0] @ x[:, 0])), 0.0), 0.0]),
-                 np.array([0.0, max(float(x[:, 1] @ y / (x[:, 1] @ x[:, 1])), 0.0)])]
-        coef = min(cands, key=lambda c: float(((x @ c - y) ** 2).sum()))
+    # Relative least squares, (a/N + c/N^2 + b) / s^2 ~ 1, with a, b, c >= 0: the best of the
+    # unconstrained fits on every subset of the three terms whose coefficients come out >= 0
+    # (an exact non-negative least squares for three unknowns).
     alpha = float(np.polyfit(np.log(n), np.log(s), 1)[0])
-    return SpreadFit(float(coef[0]), float(coef[1]), alpha, tuple(int(x) for x in n), tuple(float(x) for x in s))
+    cols = np.stack([1.0 / n, 1.0 / n ** 2, np.ones_like(n)], 1) / (s ** 2)[:, None]
+    y = np.ones_like(n)
+    best, best_err = np.zeros(3), np.inf
+    for mask in itertools.product((0, 1), repeat=3):
+        idx = [i for i in range(3) if mask[i]]
+        if not idx or len(idx) > len(n) or mask[1]:  # the 1/N^2 term stays out (see the module docstring)
+            continue
+        sol = np.linalg.lstsq(cols[:, idx], y, rcond=None)[0]
+        if (sol < 0).any():
+            continue
+        coef = np.zeros(3)
+        coef[idx] = sol
+        err = float(((cols @ coef - y) ** 2).sum())
+        if not np.isfinite(best_err) or err < best_err * (1 - 1e-12):
+            best, best_err = coef, err
+    return SpreadFit(float(best[0]), float(best[2]), alpha, tuple(int(x) for x in n), tuple(float(x) for x in s),
+                     c=float(best[1]))
 
 
 @dataclass
@@ -110,7 +135,8 @@ class Plan:
                  f"  {'N':>8s} {'bootstrap spread':>17s} {'fit':>10s}"]
         for n, s in zip(self.fit.ns, self.fit.spreads):
             lines.append(f"  {n:8d} {s:17.5g} {float(self.fit.spread(n)):10.5g}")
-        lines.append(f"  fit: spread^2 = {self.fit.a:.4g} / N + {self.fit.b:.4g}   (free power law: N^{self.fit.alpha:.3f})")
+        lines.append(f"  fit: spread^2 = {self.fit.a:.4g} / N + {self.fit.b:.4g}   "
+                     f"(free power law: N^{self.fit.alpha:.3f})")
 
         def fmt(n: float) -> str:
             return "not reachable (the reference rows' floor is above the target; use more reference data)" \
@@ -143,13 +169,15 @@ class Plan:
                  self.n_power if math.isfinite(self.n_power) else 0) * 1.5
         grid = np.geomspace(ns.min() * 0.8, hi, 200)
         ax.loglog(ns, self.fit.spreads, "o", label="pilot bootstrap spread")
-        ax.loglog(grid, self.fit.spread(grid), "-", label=f"fit: {self.fit.a:.3g}/N + {self.fit.b:.3g}")
+        ax.loglog(grid, self.fit.spread(grid), "-",
+                  label=f"fit: {self.fit.a:.3g}/N + {self.fit.b:.3g}")
         z = NormalDist().inv_cdf(1 - (1 - self.confidence) / 2)
         ax.axhline(self.delta / z, color="gray", ls="--", label=f"delta / z = {self.delta / z:.3g}")
         if math.isfinite(self.n_resolve):
             ax.axvline(self.n_resolve, color="tab:red", ls=":", label=f"N to resolve = {math.ceil(self.n_resolve):,}")
         ax.set_xlabel("N (samples per model)")
-        ax.set_ylabel(f"bootstrap spread of {self.what}")
+        ax.set_ylabel("bootstrap spread")
+        ax.set_title(self.what, fontsize=9)
         ax.legend(fontsize=8)
         return fig
 
@@ -161,6 +189,7 @@ class Plan:
         os.close(fd)
         try:
             self.figure().savefig(tmp, dpi=100)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, p)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -169,9 +198,9 @@ class Plan:
 
 
 def default_pilot_ns(dataset: Dataset) -> list[int]:
-    """Four sizes from an eighth of the data's default N up to it (at least 50 each)."""
+    """Four sizes, a quarter to twice the data's default N (at least 50 each)."""
     n0 = default_n_samples(dataset)
-    return sorted({max(50, n0 // f) for f in (8, 4, 2, 1)})
+    return sorted({max(50, int(n0 * f)) for f in (0.25, 0.5, 1, 2)})
 
 
 def plan(models: Any, data: str | Path | Dataset, *, metric: str = "fid", field: str | None = None,
@@ -242,6 +271,9 @@ def plan(models: Any, data: str | Path | Dataset, *, metric: str = "fid", field:
     zp = NormalDist().inv_cdf(power)
     res = Plan(list(gens), metric, str(fld), float(delta), float(confidence), float(power), fit, values,
                fit.n_for(delta / z), fit.n_for(delta / (z + zp)), notes=list(dict.fromkeys(notes)))
+    if abs(fit.alpha + 0.5) > 0.2:
+        res.notes.insert(0, f"the spread falls as N^{fit.alpha:.2f}, not N^-0.5: the pilots may be too small (or too "
+                            "noisy) for the a/N + b law; add larger --ns or more --bootstrap replicates")
     if metric == "fid" and math.isfinite(res.n_resolve):
         inv = 1.0 / np.asarray(sizes, dtype=np.float64)
         slopes = {k: float(np.polyfit(inv, np.asarray(v), 1)[0]) for k, v in values.items()}
