@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
 
 def _stats(args: argparse.Namespace) -> int:
     from .cli_images import image_extractor_options
@@ -47,7 +49,7 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(name: str) -> object:
+def _device(name: str) -> torch.device:
     from ._utils import resolve_device
 
     return resolve_device(name)

@@ -241,11 +241,12 @@ def _mnist(device: torch.device, **_: Any) -> Extractor:
 
 @register_extractor("inception")
 def _inception(device: torch.device, *, weights: str | os.PathLike[str] | None = None, allow_download: bool = False,
-               internal_dtype: str = "float32", resize: str | None = None, **_: Any) -> Extractor:
+               internal_dtype: str = "float32", resize: str | None = None, inception_backend: str = "auto",
+               **_: Any) -> Extractor:
     from .inception import make_extractor
 
     return make_extractor(device, weights=weights, allow_download=allow_download, internal_dtype=internal_dtype,
-                          resize=resize or "legacy-tf")
+                          resize=resize or "legacy-tf", backend=inception_backend)
 
 
 @register_extractor("dinov2")
@@ -292,7 +293,7 @@ def content_hash(x: torch.Tensor) -> str:
     """sha256 of a tensor's shape, dtype and bytes (identifies in-memory data without a stable name)."""
     arr = np.ascontiguousarray(x.detach().cpu().numpy())
     h = hashlib.sha256(f"{arr.shape}|{arr.dtype}|".encode())
-    h.update(memoryview(arr).cast("B"))
+    h.update(memoryview(arr).cast("B"))  # type: ignore[arg-type]
     return h.hexdigest()
 
 

@@ -69,7 +69,7 @@ def load(path: str | os.PathLike[str]) -> torch.nn.Module:
     try:
         from timm.models.vision_transformer import checkpoint_filter_fn
 
-        sd = checkpoint_filter_fn(sd, model)
+        sd = checkpoint_filter_fn(sd, model)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001  (timm's converter fails variously on foreign files)
         raise GanevalError(f"{p}: these weights do not fit {WHAT} ({type(exc).__name__}: {str(exc)[:200]}).") from exc
     return load_into(model, sd, p, WHAT)

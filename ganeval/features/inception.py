@@ -155,7 +155,7 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x.float() * 255 + 0.5).clamp_(0, 255).to(torch.uint8)
 
 
-def trunk(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def trunk(model: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """torch-fidelity's forward pass on images already resized to 299x299 (float, [0, 255]).
 
     The same modules and arithmetic as ``FeatureExtractorInceptionV3.forward`` after its resize,
@@ -172,18 +172,50 @@ def trunk(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"2048": x.to(torch.float32), "logits_unbiased": x.mm(model.fc.weight.T).to(torch.float32)}
 
 
+def _fast_backbone(model: nn.Module, device: torch.device, internal_dtype: str, backend: str) -> Any:
+    """The fast module (:mod:`ganeval.features.inception_fast`: batch norm folded, ``channels_last``,
+    same features to float32 round-off), or None when torch-fidelity's module is to run.
+
+    Raises:
+        GanevalError: ``backend="fast"`` asked where it cannot run.
+    """
+    if backend not in ("auto", "fast", "torch-fidelity"):
+        raise GanevalError(f"Unknown Inception backend {backend!r}: use auto, fast or torch-fidelity.")
+    if backend == "torch-fidelity" or internal_dtype != "float32":  # float64 is torch-fidelity's module only
+        if backend == "fast":
+            raise GanevalError("The fast Inception backend runs in float32; drop internal_dtype='float64'.")
+        return None
+    try:
+        from .inception_fast import fast_inception
+    except ImportError:
+        if backend == "fast":
+            raise GanevalError("The fast Inception backend is not available in this installation.") from None
+        return None
+    return fast_inception(model, layers=LAYERS, device=device)
+
+
+def _batch_size(device: torch.device) -> int:
+    from .inception_fast import default_batch_size
+
+    return int(default_batch_size(device))
+
+
 def make_extractor(device: torch.device, *, weights: str | os.PathLike[str] | None = None,
-                   allow_download: bool = False, internal_dtype: str = "float32", resize: str = "legacy-tf") -> Any:
+                   allow_download: bool = False, internal_dtype: str = "float32", resize: str = "legacy-tf",
+                   backend: str = "auto") -> Any:
     """The ``inception`` extractor: (N, 1 or 3, H, W) images in [0, 1] -> ``2048`` (default) and
     ``logits_unbiased`` features from one forward pass.
 
     Args:
         resize: ``"legacy-tf"`` (torch-fidelity's TF1 bilinear resize inside the network) or
             ``"clean"`` (clean-fid's PIL bicubic on the uint8 image); see :mod:`ganeval.features.resize`.
+        backend: ``"auto"`` (the fast module for ``legacy-tf`` in float32 where available, else
+            torch-fidelity's), ``"fast"`` or ``"torch-fidelity"``. Both give the same features up to
+            float32 round-off; ``clean`` resizing runs torch-fidelity's modules after the resize.
 
     Raises:
         GanevalError: weights missing or broken (see :func:`resolve_weights`, :func:`load_weights`),
-            an unknown resize mode.
+            an unknown resize mode or backend.
     """
     from . import Extractor
     from .resize import check_mode, clean
@@ -192,7 +224,10 @@ def make_extractor(device: torch.device, *, weights: str | os.PathLike[str] | No
         raise GanevalError(f"`internal_dtype` must be 'float32' or 'float64', got {internal_dtype!r}.")
     check_mode(resize)
     path = resolve_weights(weights, allow_download=allow_download)
-    model = load_weights(path, internal_dtype=internal_dtype, layers=LAYERS).to(device)
+    model = load_weights(path, internal_dtype=internal_dtype, layers=LAYERS)
+    fast = _fast_backbone(model, device, internal_dtype, backend) if resize == "legacy-tf" else None
+    if fast is None:
+        model = model.to(device)
 
     def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.ndim != 4 or x.shape[1] not in (1, 3):
@@ -203,10 +238,14 @@ def make_extractor(device: torch.device, *, weights: str | os.PathLike[str] | No
         u8 = to_uint8(x)
         if resize == "clean":
             return trunk(model, clean(u8))
+        if fast is not None:
+            return fast(u8)
         return dict(zip(LAYERS, model(u8)))
 
+    engine = "ganeval's fast module" if fast is not None else "torch-fidelity's module"
     return Extractor(name="inception", fn=fn, device=device, sha256=sha256_file(path), dim=FEATURE_DIM,
                      description=f"torch-fidelity inception-v3-compat, 2048-d pool features and logits, {resize} "
-                                 f"resize ({Path(path).name})",
-                     batch_size=64, config=f"dtype={internal_dtype}", layers=LAYERS, default_layer="2048",
+                                 f"resize, {engine} ({Path(path).name})",
+                     batch_size=_batch_size(device) if fast is not None else 64, config=f"dtype={internal_dtype}",
+                     layers=LAYERS, default_layer="2048",
                      resize=resize)

@@ -61,7 +61,7 @@ def clean(x: torch.Tensor, size: int = 299) -> torch.Tensor:
     for i in range(arr.shape[0]):
         for c in range(arr.shape[1]):
             img = Image.fromarray(arr[i, c].astype(np.float32))  # mode "F", as clean-fid asks
-            out[i, c] = np.asarray(img.resize((size, size), resample=Image.BICUBIC)).clip(0, 255)
+            out[i, c] = np.asarray(img.resize((size, size), resample=Image.Resampling.BICUBIC)).clip(0, 255)
     return torch.from_numpy(out).to(x.device)
 
 

@@ -74,6 +74,10 @@ def fid_from_statistics(ctx: Context, ref: str, result: Any) -> Any:
                                              "(torch-fidelity's rng_seed, 2020)")},
                  caveats=(_is_caveat,), citation=IS_CITATION)
 def _is(ctx: Context) -> ISResult:
+    return _score_is(ctx)
+
+
+def _score_is(ctx: Context) -> ISResult:
     splits = int(ctx.option("is", "splits", DEFAULT_SPLITS))
     seed = int(ctx.option("is", "seed", DEFAULT_SEED))
     stream = getattr(ctx, "stream", None)
@@ -96,7 +100,7 @@ def _inception_score(ctx: Context) -> ISResult:
     opts = ctx.options.get("inception_score")
     if opts:
         ctx.options.setdefault("is", {}).update(opts)
-    return _is(ctx)
+    return _score_is(ctx)
 
 
 @register_metric("cmmd", kinds=("images",), description="CMMD: RBF-kernel MMD^2 x 1000 on CLIP ViT-L/14@336px "
