@@ -36,6 +36,7 @@ from scipy.linalg import blas, lapack
 from ..errors import GanevalError
 from ..results import Result
 from ..validation import features_matrix, same_dim
+from . import frechet_bootstrap as fb
 
 # Negative eigenvalues down to this fraction of the largest are round-off and clamp to zero;
 # anything more negative means the matrix is not a covariance.
@@ -325,7 +326,7 @@ def save_stats(path: str | os.PathLike[str], mu: Any, sigma: Any, *, provenance:
     try:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, mu=m, sigma=s, **extra)
+            np.savez(fh, mu=m, sigma=s, **extra)  # type: ignore[arg-type]
         os.replace(tmp, target)
     except OSError as exc:
         if tmp is not None and os.path.exists(tmp):
@@ -470,7 +471,7 @@ def fid(real_features: Any, fake_features: Any, *, bootstrap: int | None = None,
     value = _frechet(_gaussian(r, name="real_features"), _gaussian(f, name="fake_features"), notes)
     lo = hi = std = None
     if bootstrap:
-        reps = _replicates(r, f, int(bootstrap), seed)
+        reps = _replicates(r, f, int(bootstrap), seed, value=value)
         alpha = (1 - confidence) / 2
         q_lo, q_hi = np.quantile(reps, [alpha, 1 - alpha])
         # Resampling with replacement inflates FID (duplicate rows act like a smaller N), so the
@@ -485,16 +486,16 @@ def fid(real_features: Any, fake_features: Any, *, bootstrap: int | None = None,
                      notes=tuple(dict.fromkeys(notes)))
 
 
-def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method: str = "auto") -> np.ndarray:
+def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method: str = "auto",
+                value: float | None = None) -> np.ndarray:
     """FID of ``n_rep`` bootstrap resamples of both sets (the same resamples whatever the method).
 
     ``method``: "exact" (float64 statistics and factorisation per replicate, the reference),
     "mixed" / "float64" / "float32" (:mod:`ganeval.metrics.frechet_bootstrap`: covariances from
     one ``syrk`` of the resampled rows), "auto" ("mixed" when the resampled covariances are full
-    rank, "exact" otherwise, e.g. fewer rows than dimensions).
+    rank, "exact" otherwise, e.g. fewer rows than dimensions). ``value`` (the point estimate) lets
+    "mixed" fall back to float64 for near-identical sets.
     """
-    from . import frechet_bootstrap as fb
-
     rng = np.random.default_rng(seed)
 
     def counts() -> tuple[np.ndarray, np.ndarray]:
@@ -508,7 +509,7 @@ def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method:
         method = "mixed" if fb.fast_path_applies(r.shape[0], f.shape[0], r.shape[1]) else "exact"
     if method == "exact":
         return np.array([exact(*counts()) for _ in range(n_rep)])
-    return fb.replicates(r, f, counts, n_rep, exact, precision=method)
+    return fb.replicates(r, f, counts, n_rep, exact, precision=method, value=value)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""FID's bootstrap interval at 2048-d: the fast replicates against today's exact ones, one process.
+
+    .venv/bin/python benchmarks/fid_interval.py [--dim 2048] [--n 10000] [--timed 4] [--rounds 2]
+                                                [--check-dim 256 --check-n 2000] [--features R.npy F.npy]
+
+Part 1 (speed): replicates at ``--dim`` x ``--n`` per side by both methods on the same resamples,
+interleaved (``--rounds`` rounds of ``--timed`` replicates each, exact then fast, every round with new
+resamples), so that both see the same load on a shared host. Prints seconds per replicate (best
+round), the projection for a 100-replicate FID (point estimate + 100 replicates + the fast path's
+one-off set-up), the ratio, the largest relative difference between the two methods' replicates,
+and peak resident memory. "exact" is the implementation before issue 20 (float64 weighted
+statistics and factorisation per replicate); "fast" is what ``fid`` runs now ("mixed": float32
+syrk, float64 factorisation and eigenvalues); "float32" (everything in float32) is timed for
+reference only.
+
+Part 2 (agreement): ``fid(..., bootstrap=100)`` endpoints against the exact method's on the same
+100 resamples, at ``--check-dim`` x ``--check-n`` (small enough to run 100 exact replicates).
+
+Features: synthetic, non-negative, with a decaying spectrum like pooled Inception features (or
+``--features real.npy fake.npy``). The float32 matmul rate is measured before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nearest import PeakRSS, machine_line, matmul_gflops, report_rate  # noqa: E402
+
+from ganeval.metrics import fid  # noqa: E402
+from ganeval.metrics.frechet import _replicates  # noqa: E402
+
+
+def synthetic(n: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    mix = rng.standard_normal((d, d)) * (np.arange(1, d + 1) ** -0.7)[:, None]
+
+    def side(shift: float, scale: float) -> torch.Tensor:
+        x = np.empty((n, d), np.float32)
+        for s in range(0, n, 2000):  # in blocks: a 50,000 x 2048 float64 temporary would be 800 MiB
+            z = rng.standard_normal((min(2000, n - s), d)) @ mix
+            x[s:s + len(z)] = np.maximum(z * scale + 0.3 + shift, 0.0)
+        return torch.from_numpy(x)
+
+    return side(0.0, 1.0), side(0.02, 1.05)
+
+
+def speed(r: torch.Tensor, f: torch.Tensor, timed: int, rounds: int, with_f32: bool) -> None:
+    methods = ["exact", "mixed"] + (["float32"] if with_f32 else [])
+    best = {m: float("inf") for m in methods}
+    peak = {m: 0.0 for m in methods}
+    worst_rel = {m: 0.0 for m in methods[1:]}
+    for k in range(rounds):
+        reps = {}
+        for m in methods:
+            with PeakRSS() as mem:
+                t = time.perf_counter()
+                reps[m] = _replicates(r, f, timed, seed=1000 + k, method=m)
+                best[m] = min(best[m], (time.perf_counter() - t) / timed)
+            peak[m] = max(peak[m], mem.peak / 2**20)
+        for m in methods[1:]:
+            worst_rel[m] = max(worst_rel[m], float(np.max(np.abs(reps[m] - reps["exact"]) / reps["exact"])))
+        print(f"  round {k + 1}: " + ", ".join(f"{m} {best[m]:.2f} s/replicate" for m in methods), flush=True)
+    t = time.perf_counter()
+    value = fid(r, f, bootstrap=0).value
+    t_point = time.perf_counter() - t
+    print(f"\n  FID {value:.6f} (point estimate {t_point:.2f} s; unchanged code: the same float64 value either way)")
+    print(f"  {'method':8s} {'s/replicate':>12s} {'100 replicates':>15s} {'peak MiB':>9s} {'max rel. diff':>14s}")
+    for m in methods:
+        total = t_point + 100 * best[m]
+        rel = f"{worst_rel[m]:14.1e}" if m in worst_rel else f"{'(reference)':>14s}"
+        print(f"  {m:8s} {best[m]:12.2f} {total:14.0f}s {peak[m]:9.0f} {rel}")
+    print(f"  speed-up of the interval (replicates): {best['exact'] / best['mixed']:.2f}x (fid's default), "
+          + (f"{best['exact'] / best['float32']:.2f}x (all float32)" if with_f32 else ""))
+
+
+def agreement(d: int, n: int, seed: int) -> None:
+    r, f = synthetic(n, d, seed)
+    t = time.perf_counter()
+    res = fid(r, f, bootstrap=100, seed=5)
+    t_fast = time.perf_counter() - t
+    t = time.perf_counter()
+    reps = _replicates(r, f, 100, 5, "exact")
+    t_exact = time.perf_counter() - t
+    q_lo, q_hi = np.quantile(reps, [0.025, 0.975])
+    shift = float(reps.mean()) - res.value
+    lo, hi = max(q_lo - shift, 0.0), max(q_hi - shift, 0.0)
+    print(f"\nendpoints at {d}-d, N = {n:,} per side, 100 replicates, same resamples:")
+    print(f"  fid(bootstrap=100): [{res.ci_low:.8f}, {res.ci_high:.8f}] in {t_fast:.1f} s")
+    print(f"  exact float64:      [{lo:.8f}, {hi:.8f}] in {t_exact:.1f} s (replicates only)")
+    print(f"  relative difference: low {abs(res.ci_low - lo) / lo:.1e}, high {abs(res.ci_high - hi) / hi:.1e}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dim", type=int, default=2048)
+    p.add_argument("--n", type=int, default=10_000)
+    p.add_argument("--timed", type=int, default=4, help="replicates per method and round")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--check-dim", type=int, default=256)
+    p.add_argument("--check-n", type=int, default=2000)
+    p.add_argument("--no-float32", action="store_true", help="skip the all-float32 reference timing")
+    p.add_argument("--features", nargs=2, default=None, metavar=("REAL.npy", "FAKE.npy"))
+    args = p.parse_args()
+    print(machine_line())
+    before = matmul_gflops()
+    if args.features:
+        r, f = (torch.from_numpy(np.load(x).astype(np.float32)) for x in args.features)
+        print(f"features from {args.features}: {tuple(r.shape)} and {tuple(f.shape)}")
+    else:
+        r, f = synthetic(args.n, args.dim, 0)
+        print(f"synthetic features: {args.n:,} x {args.dim} per side")
+    speed(r, f, args.timed, args.rounds, not args.no_float32)
+    if args.check_dim:
+        agreement(args.check_dim, args.check_n, 1)
+    report_rate(before, matmul_gflops())
+
+
+if __name__ == "__main__":
+    main()
