@@ -15,7 +15,14 @@ seeds (misses: any pass is one). Generators:
 Prints one line per case: failures out of S, the FID values and the intervals' widths, and the
 time per gate evaluation.
 
-    .venv/bin/python benchmarks/gate_false_alarms.py [--seeds 20] [--trained] [--digits]
+``--degradations K`` adds, for ring8 and (with ``--digits``) digits, a family of degraded
+generators at increasing strength, each gated with K seeds: modes or classes dropped, Gaussian
+noise added (ring8: the modes' std inflated), and m% of the samples replaced by copies of training
+points. It prints, per family, the catch rate at each level and the smallest level caught every
+time at the default N: the gate's sensitivity (docs/gate.md).
+
+    .venv/bin/python benchmarks/gate_false_alarms.py [--seeds 20] [--trained] [--digits] [--degradations 10]
+    .venv/bin/python benchmarks/gate_false_alarms.py --seeds 100 --trained --digits --degradations 10  # issue 17
 """
 
 from __future__ import annotations
@@ -52,6 +59,61 @@ def count(name: str, baseline, gens: dict[str, object], data, seeds: list[int], 
               f"{dt:.2f} s per gate")
 
 
+def degradation_table(name: str, baseline, families: dict[str, list[tuple[str, object]]], data,
+                      seeds: list[int], **kw) -> None:
+    """Gate each degraded generator with every seed; print catch rates and the smallest level always caught."""
+    print(f"\n{name}: degradations (caught = gate failed), {len(seeds)} seeds each, N = {baseline.n_samples}")
+    for family, levels in families.items():
+        smallest = None
+        cells = []
+        for label, gen in levels:
+            caught = sum(not run_gate(gen, data, baseline, seed=s, **kw).passed for s in seeds)
+            cells.append(f"{label}: {caught}/{len(seeds)}")
+            if smallest is None and caught == len(seeds):
+                smallest = label
+        print(f"  {family:22s} {'; '.join(cells)}")
+        print(f"  {'':22s} smallest always caught: {smallest or 'none of these'}")
+
+
+def _mixed(fresh: torch.Tensor, copies: torch.Tensor, frac: float, seed: int = 0) -> torch.Tensor:
+    """``fresh`` with a fraction ``frac`` of its rows replaced by rows of ``copies`` (seeded)."""
+    g = torch.Generator().manual_seed(seed)
+    n = fresh.shape[0]
+    k = int(round(frac * n))
+    out = fresh.clone()
+    rows = torch.randperm(n, generator=g)[:k]
+    out[rows] = copies[torch.randint(0, copies.shape[0], (k,), generator=g)]
+    return out
+
+
+def ring8_degradations(ds, n: int) -> dict[str, list[tuple[str, object]]]:
+    fresh = mixture_gen(ds, None).sample(n, seed=12345)
+    return {
+        "modes dropped": [(f"{k} of 8", mixture_gen(ds, list(range(8 - k)))) for k in range(1, 8)],
+        "std inflated": [(f"x{f:g}", generator_from_module(MixtureGenerator(ds.means.tolist(), ds.std, None, f),
+                                                           device="cpu", name=f"std x{f:g}"))
+                         for f in (1.5, 2, 3, 5, 10)],
+        "training copies": [(f"{int(100 * m)}%", generator_from_samples(_mixed(fresh, ds.train, m), name=f"copies {m}"))
+                            for m in (0.1, 0.25, 0.5, 1.0)],
+    }
+
+
+def digits_degradations(dg, good: torch.Tensor) -> dict[str, list[tuple[str, object]]]:
+    labels = torch.cat([dg.val_labels, dg.test_labels])
+    fam: dict[str, list[tuple[str, object]]] = {"classes dropped": []}
+    for k in range(1, 10):
+        keep = good[labels >= k]
+        fam["classes dropped"].append((f"{k} of 10", generator_from_samples(
+            keep.repeat(1 + len(good) // len(keep), 1, 1, 1)[: len(good)], name=f"drop {k}")))
+    g = torch.Generator().manual_seed(7)
+    noise = torch.randn(good.shape, generator=g)
+    fam["gaussian noise"] = [(f"sigma {s:g}", generator_from_samples((good + s * noise).clamp(0, 1), name=f"noise {s}"))
+                             for s in (0.02, 0.05, 0.1, 0.2)]
+    fam["training copies"] = [(f"{int(100 * m)}%", generator_from_samples(_mixed(good, dg.train, m), name=f"copies {m}"))
+                              for m in (0.1, 0.25, 0.5, 1.0)]
+    return fam
+
+
 def mixture_gen(ds, modes):
     return generator_from_module(MixtureGenerator(ds.means.tolist(), ds.std, modes), device="cpu",
                                  name=f"mixture(modes={modes if modes is not None else 'all'})")
@@ -66,6 +128,8 @@ def main() -> None:
     ap.add_argument("--digits", action="store_true", help="also digits in the digits CNN's features")
     ap.add_argument("--digits-steps", type=int, default=2000, help="training steps of the --trained digits GAN")
     ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
+    ap.add_argument("--degradations", type=int, default=0, metavar="K",
+                    help="also gate families of degraded generators, K seeds each (default: skip)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load_scorers()  # imports scipy.linalg: limits apply only to BLAS libraries already loaded
@@ -84,6 +148,9 @@ def main() -> None:
               {"healthy (re-evaluated, seeds 1..S)": healthy, "collapsed (1 of 8 modes)": mixture_gen(ds, [0]),
                "half collapsed (4 of 8 modes)": mixture_gen(ds, [0, 1, 2, 3]),
                "7 of 8 modes": mixture_gen(ds, list(range(7)))}, ds, seeds, device="cpu")
+        if args.degradations:
+            degradation_table("ring8", base, ring8_degradations(ds, args.n_samples), ds,
+                              list(range(1, args.degradations + 1)), device="cpu")
 
     if args.trained and mixtures_ok:
         from reference_trainers.presets import preset_config
@@ -113,6 +180,9 @@ def main() -> None:
         count("digits, digits CNN features", db, {"held-out digits (seeds 1..S)": good,
                                                   "only digits 0-4": five, "only the digit 0": bad},
               dg, seeds, device="cpu")
+        if args.degradations:
+            degradation_table("digits", db, digits_degradations(dg, torch.cat([dg.val, dg.test])), dg,
+                              list(range(1, args.degradations + 1)), device="cpu")
         if args.trained:
             from reference_trainers.train import TrainConfig, train
 

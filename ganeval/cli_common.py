@@ -47,6 +47,9 @@ def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
     p.add_argument("--features", default=None, help="feature extractor: inception, digits, mnist, raw (default: "
                    "raw for mixtures, the digits / MNIST CNN for digits / MNIST, inception otherwise)")
     p.add_argument("--inception-weights", default=None, help="path to torch-fidelity's Inception weights (offline)")
+    p.add_argument("--memory-budget", type=float, default=None, metavar="MIB",
+                   help="workspace bound of the chunked metrics (parzen, memorisation, prdc) in MiB "
+                   "(default: 512 MiB, less on machines under 8 GiB)")
     p.add_argument("--download-weights", action="store_true",
                    help="allow downloading a feature extractor's weights when no local copy is found")
     p.add_argument("--n-samples", type=int, default=None, help="samples to draw (default depends on the data"
@@ -105,8 +108,11 @@ def eval_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     from .cli_images import image_eval_kwargs
 
     options = parse_options(getattr(args, "option", []))
+    budget = getattr(args, "memory_budget", None)
+    if budget is not None and not (budget > 0 and budget < float("inf")):
+        raise GanevalError(f"--memory-budget {budget}: give a positive number of MiB, e.g. 512.")
     return dict(metrics=args.metrics, features=args.features, n_samples=args.n_samples, seed=args.seed,
-                options=options, **image_eval_kwargs(args, options), **load_kwargs(args))
+                memory_budget=None if budget is None else budget * 2**20, options=options, **image_eval_kwargs(args, options), **load_kwargs(args))
 
 
 __all__ = ["add_eval_flags", "add_load_flags", "eval_kwargs", "load_kwargs", "load_options", "parse_options"]

@@ -169,7 +169,8 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
              latent_dim: int | None = None, latent_dist: str | None = None,
              data_root: str | Path | None = None, download: bool = False, range_check: bool = True,
              labels: Any = None, classifier: str | None = None, stream: bool | None = None,
-             only_applicable: bool = False, **generator_options: Any) -> Evaluation:
+             only_applicable: bool = False, memory_budget: float | None = None,
+             **generator_options: Any) -> Evaluation:
     """Score a generator against a reference dataset.
 
     Args:
@@ -241,6 +242,10 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
             raise GanevalError(f"Metric {n!r} applies to {'/'.join(METRICS[n].kinds)} data, but {dataset.name!r} "
                                f"is {dataset.kind}; choose another metric or dataset.")
     options = check_options(options)  # unknown metrics or keys, wrong types: errors naming near misses
+    if memory_budget is not None:  # the workspace bound of every chunked metric that was asked for
+        for name in names:
+            if "memory_budget" in METRICS[name].options:
+                options.setdefault(name, {}).setdefault("memory_budget", int(memory_budget))
     if n_samples is None:
         n = gen.samples.shape[0] if gen.samples is not None else default_n_samples(dataset)
     else:

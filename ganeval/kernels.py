@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -43,7 +44,16 @@ from ._utils import resolve_device
 from .errors import GanevalError
 from .validation import as_points, as_tensor, same_dim
 
-DEFAULT_MEMORY_BUDGET = 512 * 2**20
+def _default_budget() -> int:
+    """512 MiB, or a sixteenth of the machine's memory where that is less."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 512 * 2**20
+    return int(min(512 * 2**20, max(total // 16, 64 * 2**20)))
+
+
+DEFAULT_MEMORY_BUDGET = _default_budget()
 """Default workspace budget in bytes (512 MiB)."""
 
 _U32 = 2.0**-24  # unit roundoff of float32

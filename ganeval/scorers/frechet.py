@@ -125,8 +125,10 @@ def _kid(ctx: Context) -> KIDResult:
                  description="precision, recall, density, coverage on k-NN balls of features (Naeem et al. 2020)",
                  directions={"precision": "higher", "recall": "higher", "density": "higher", "coverage": "higher"},
                  headline=("precision", "recall", "density", "coverage"),
-                 options={"reference": _REFERENCE, "k": OptionSpec(int, 5, "nearest neighbours of the balls")},
+                 options={"reference": _REFERENCE, "k": OptionSpec(int, 5, "nearest neighbours of the balls"),
+                          "memory_budget": OptionSpec((int, float), None, "bytes a distance block may use")},
                  citation="Naeem et al., Reliable Fidelity and Diversity Metrics for Generative Models, ICML 2020")
 def _prdc(ctx: Context) -> PRDCResult:
     real, fake, _ = _pair(ctx, "prdc")
-    return prdc(real, fake, k=int(ctx.option("prdc", "k", 5)), device=ctx.device)
+    return prdc(real, fake, k=int(ctx.option("prdc", "k", 5)), device=ctx.device,
+                memory_budget=ctx.option("prdc", "memory_budget", None))
