@@ -310,6 +310,14 @@ def test_foreign_and_mismatched_stats_files(cifar: Path, tmp_path: Path) -> None
     ev = evaluate(samples, "cifar10", data_root=cifar, metrics="fid", features="pool48",
                   options={"fid": {"reference": str(pf)}})
     assert any("without ganeval provenance" in n for n in ev.metrics["fid"].notes)
+    # clean-fid's files (np.savez_compressed, mode and model in the name) are read; one of Inception
+    # features does not serve a run with other features.
+    cf = tmp_path / "cifar10_legacy_tensorflow_train_32.npz"
+    np.savez_compressed(cf, mu=mu, sigma=sigma)
+    np.testing.assert_array_equal(load_stats(cf)[0], mu)
+    with pytest.raises(GanevalError, match="clean-fid file of inception_v3 features"):
+        evaluate(samples, "cifar10", data_root=cifar, metrics="fid", features="pool48",
+                 options={"fid": {"reference": str(cf)}})
     # A file made with other features is refused, naming the reason.
     other = tmp_path / "other.npz"
     save_stats(other, mu, sigma, provenance={"features": "inception", "layer": "2048", "resize": "legacy-tf",
@@ -399,3 +407,23 @@ def test_gate_refuses_another_resize_mode(tmp_path: Path) -> None:
         run_gate(str(tmp_path / "g.npz"), "digits", base, extractor_options={"resize": "legacy-tf"})
     assert main(["gate", str(tmp_path / "g.npz"), "--data", "digits", "--baseline", str(base), "--resize",
                  "legacy-tf"]) == 2
+
+
+def test_clean_fid_file_mode_is_checked(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from ganeval.features.stats_files import read_reference
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(100, 8))
+    path = tmp_path / "cifar10_legacy_tensorflow_train_32.npz"
+    np.savez_compressed(path, mu=feats.mean(0), sigma=np.cov(feats, rowvar=False))
+    legacy = SimpleNamespace(name="inception", resize="legacy-tf", dim=8, sha256=None)
+    mu, sigma, n, notes = read_reference(path, legacy, "2048")
+    np.testing.assert_allclose(mu, feats.mean(0))
+    assert n == 0 and sigma.shape == (8, 8)
+    assert "clean-fid statistics file (legacy-tf resize" in notes[0]
+    with pytest.raises(GanevalError, match="resize mode 'legacy-tf'.*--resize legacy-tf"):
+        read_reference(path, SimpleNamespace(name="inception", resize="clean", dim=8, sha256=None), "2048")
+    with pytest.raises(GanevalError, match="8-d but"):
+        read_reference(path, SimpleNamespace(name="inception", resize="legacy-tf", dim=2048, sha256=None), "2048")
