@@ -143,17 +143,30 @@ def check_store(store: Path) -> list[str]:
 # the commands
 
 
-def make_inputs(work: Path) -> dict[str, Path]:
-    """A small ring8 run (its checkpoints feed report, baseline and sweep)."""
+def make_inputs(work: Path, quick: bool = False) -> dict[str, Path]:
+    """A small ring8 run (its checkpoints feed report, baseline and sweep); ``quick``: analytic checkpoints."""
     run = work / "source-run"
+    if quick:
+        import ganeval
+        from ganeval.toy import MixtureGenerator
+
+        ds = ganeval.load_dataset("ring8")
+        for step, modes in ((100, [0, 1]), (200, [0, 1, 2, 3]), (300, None)):
+            kw = {"means": ds.means.tolist(), "std": ds.std, "modes": modes}
+            ganeval.save_generator(run / "checkpoints" / f"step_{step:07d}.pt", MixtureGenerator(**kw),
+                                   factory="ganeval.toy:MixtureGenerator", factory_kwargs=kw, latent_dim=3,
+                                   data="ring8", step=step)
+        return {"run": run, "ckpt": run / "checkpoints" / "step_0000300.pt"}
     subprocess.run(ganeval_cmd("train", "--preset", "healthy", "--data", "ring8", "--steps", "400", "--ckpt-every",
                                "100", "--out", str(run)), check=True, env=env(), capture_output=True)
     return {"run": run, "ckpt": sorted((run / "checkpoints").glob("step_*.pt"))[-1]}
 
 
-def commands(work: Path, inputs: dict[str, Path]) -> dict[str, tuple[list[str], Callable[[], list[str]], set[int], Path]]:
+def commands(work: Path, inputs: dict[str, Path],
+             quick: bool = False) -> dict[str, tuple[list[str], Callable[[], list[str]], set[int], Path]]:
     """name -> (command, check of its outputs, exit codes that count as success, its output path)."""
     rep, base, trun, store = work / "report", work / "baseline.json", work / "train-run", work / "store"
+    steps = "60" if quick else "300"
     return {
         "report": (ganeval_cmd("report", str(inputs["run"]), "--data", "ring8", "--n-samples", "1000", "--out",
                                str(rep)), lambda: check_report(rep), {0}, rep),
@@ -161,8 +174,8 @@ def commands(work: Path, inputs: dict[str, Path]) -> dict[str, tuple[list[str], 
                                  "--n-samples", "1000", "--bootstrap", "50", "-o", str(base)),
                      lambda: check_baseline(base), {0}, base),
         # no --overwrite: re-running after a kill must replace the interrupted run by itself
-        "train": (ganeval_cmd("train", "--preset", "healthy", "--data", "ring8", "--steps", "300", "--ckpt-every",
-                              "50", "--out", str(trun)), lambda: check_run(trun), {0}, trun),
+        "train": (ganeval_cmd("train", "--preset", "healthy", "--data", "ring8", "--steps", steps, "--ckpt-every",
+                              "20" if quick else "50", "--out", str(trun)), lambda: check_run(trun), {0}, trun),
         "sweep": (ganeval_cmd("sweep", str(inputs["run"]), "--data", "ring8", "--seeds", "0,1", "--n-samples", "500",
                               "--store", str(store), "--workers", "1"), lambda: check_store(store), {0, 1}, store),
     }
@@ -220,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commands", default="report,baseline,train,sweep")
     ap.add_argument("--rerun-every", type=int, default=1, help="re-run to completion after every N-th kill")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="analytic checkpoints and a short training run (the test)")
     ap.add_argument("--work", default=None, help="work folder (default: a temporary one, removed)")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
@@ -232,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     totals: dict[str, Any] = {}
     try:
-        inputs = make_inputs(work)
-        cmds = commands(work, inputs)
+        inputs = make_inputs(work, args.quick)
+        cmds = commands(work, inputs, args.quick)
         for name in names:
             cmd, check, ok, output = cmds[name]
             remove(output)
