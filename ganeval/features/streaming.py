@@ -152,6 +152,16 @@ def _batches(make_batch: Callable[[int, int], torch.Tensor], n: int, batch_size:
         th.join()
 
 
+def _extract(ext: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every layer of a sample batch, in the extractor's own batch size (Inception's activations
+    for 500 images at 299x299 would take gigabytes)."""
+    bs = max(1, int(ext.batch_size))
+    if x.shape[0] <= bs:
+        return ext.forward_batch(x)
+    parts = [ext.forward_batch(x[s:s + bs]) for s in range(0, x.shape[0], bs)]
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
 def stream(make_batch: Callable[[int, int], torch.Tensor], n: int, extractors: dict[str, Any], *,
            batch_size: int = 500, capacity: int = DEFAULT_CAPACITY, seed: int = 0,
            is_settings: tuple[tuple[int, int | None], ...] = (), desc: str = "streaming") -> Streamed:
@@ -198,7 +208,7 @@ def stream(make_batch: Callable[[int, int], torch.Tensor], n: int, extractors: d
             rows = index[lo:hi] - start
             t = time.perf_counter()
             for name, ext in extractors.items():
-                out = ext.forward_batch(x)
+                out = _extract(ext, x)
                 stats[name].update(out[ext.default_layer])
                 if rows.numel():
                     for layer, v in out.items():
