@@ -265,11 +265,12 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         head = _conform(gen.sample(min(n, 256), seed=seed, batch_size=batch_size), dataset, source, notes)
         range_checked = enforce(head, dataset, source=source, notes=notes, enabled=range_check,
                                 output_range=gen.output_range or gen.meta.get("output_range"))
-        ctx = run_streamed(gen, dataset, n, names, seed=int(seed), device=dev, features=features,
-                           options=dict(options or {}), extractor_options=dict(extractor_options or {}),
-                           source=source)
-        samples, sample_labels, range_checked = ctx.samples, None, None
-        sample_time = ctx.stream.timing["sampling"] if ctx.stream else 0.0
+        sctx = run_streamed(gen, dataset, n, names, seed=int(seed), device=dev, features=features,
+                            options=dict(options or {}), extractor_options=dict(extractor_options or {}),
+                            source=source)
+        samples, sample_labels = sctx.samples, None
+        sample_time = sctx.stream.timing["sampling"] if sctx.stream else 0.0
+        ctx: Context = sctx
     else:
         t_sample = time.perf_counter()
         samples, sample_labels = gen.sample_with_labels(n, seed=seed, batch_size=batch_size, labels=labels)
