@@ -126,7 +126,7 @@ def _validate_metrics(metrics: list[str] | str | None, dataset: Any) -> list[str
     return names
 
 
-def run_sweep(paths: list[str] | str, settings: Settings, *, metrics: list[str] | str | None = None,
+def run_sweep(paths: list[str] | str | os.PathLike[str], settings: Settings, *, metrics: list[str] | str | None = None,
               seeds: list[int] | None = None, store: Store | str | os.PathLike[str] | None = None,
               workers: int = 1, ray: bool | str | None = None, retries: int = 2, cpus_per_job: float = 1.0,
               gpus_per_job: float | None = None, on_start: Callable[[int, int], None] | None = None) -> SweepResult:
@@ -163,7 +163,7 @@ def run_sweep(paths: list[str] | str, settings: Settings, *, metrics: list[str] 
 
     check_options(settings.options)  # unknown metrics / keys are errors, not silently ignored
     settings = replace(settings, options={m: dict(settings.options.get(m, {})) for m in names if m in settings.options})
-    checkpoints = expand_paths([paths] if isinstance(paths, (str, os.PathLike)) else [str(p) for p in paths])
+    checkpoints = expand_paths([str(paths)] if isinstance(paths, (str, os.PathLike)) else [str(p) for p in paths])
     jobs = plan(checkpoints, settings, dataset, names, list(seeds if seeds is not None else [0]))
     todo = [j for j in jobs if not st.done(j.key)]
     res = SweepResult(jobs=jobs, store=st, cached=len(jobs) - len(todo))
@@ -289,7 +289,7 @@ def evaluate_many_on_engine(paths: Any, data: Any, *, workers: int | None = None
     load = LoadOptions(**{k: v for k, v in kwargs.items() if k in names})
     extra = {k: v for k, v in kwargs.items() if k not in names}
     settings = Settings(data=str(data), load=load, n_samples=n_samples, options=dict(options or {}), extra=extra)
-    res = run_sweep(paths if isinstance(paths, (list, tuple)) else [paths], settings, metrics=metrics,
+    res = run_sweep([str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])], settings, metrics=metrics,
                     seeds=list(seeds) if seeds is not None else [seed], store=store, workers=int(workers or 1),
                     ray=ray, retries=retries)
     if res.failed:
