@@ -2,6 +2,8 @@
 
     python benchmarks/stream_memory.py                      # streamed 10k, 50k; held-in-memory 50k
     python benchmarks/stream_memory.py --ns 10000 50000 --no-held
+    python benchmarks/stream_memory.py --features inception --ns 96 --no-held --train 100 --test 20
+                                          # Inception's images/s and idle fraction in the stream
 
 Setup (in a temporary folder): a CIFAR-10 folder in torchvision's format with 50,000 training and
 10,000 test images (random smooth colour fields; no real CIFAR-10 here), and an MLP generator
@@ -47,7 +49,7 @@ def _register_pool192() -> None:
                          device=device, dim=192, description="4x4 average-pooled pixels (benchmark)")
 
 
-def _child(mode: str, n: int, folder: Path) -> None:
+def _child(mode: str, n: int, folder: Path, features: str) -> None:
     import torch
     from frechet import _peak, _reset_peak
 
@@ -57,7 +59,9 @@ def _child(mode: str, n: int, folder: Path) -> None:
     _register_pool192()
     base = _reset_peak()
     t = time.perf_counter()
-    ev = evaluate(str(folder / "gen.pt"), "cifar10", data_root=folder, metrics="fid,kid,prdc", features="pool192",
+    opts = {"weights": str(folder / "inception.pth")} if features == "inception" else {}
+    ev = evaluate(str(folder / "gen.pt"), "cifar10", data_root=folder, metrics="fid,kid,prdc", features=features,
+                  extractor_options=opts,
                   n_samples=n, seed=0, device="cpu", stream=(mode == "stream"),
                   options={"fid": {"reference": "train+val", "infinity": False, "bootstrap": 0},
                            "kid": {"reference": "train+val"}, "prdc": {"reference": "train+val"}})
@@ -70,14 +74,24 @@ def _child(mode: str, n: int, folder: Path) -> None:
                       "idle_fraction": info.get("idle_fraction")}))
 
 
-def _setup(folder: Path) -> None:
+def _setup(folder: Path, n_train: int, n_test: int, features: str) -> None:
     import torch
     from fake_cifar import write_fake_cifar10
 
     from ganeval.checkpoints import save_generator
     from reference_trainers.nets import MLPGenerator
 
-    write_fake_cifar10(folder, 50_000, 10_000, seed=0)
+    write_fake_cifar10(folder, n_train, n_test, seed=0)
+    if features == "inception":  # random weights, He-initialised convolutions (live activations)
+        from ganeval.features.inception import inception_module
+
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            inc = inception_module(None)
+            for mod in inc.modules():
+                if isinstance(mod, torch.nn.Conv2d):
+                    torch.nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+        torch.save(inc.state_dict(), folder / "inception.pth")
     with torch.random.fork_rng():
         torch.manual_seed(0)
         net = MLPGenerator(latent_dim=64, hidden=256, depth=2, out_shape=(3, 32, 32), activation="relu",
@@ -91,10 +105,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ns", type=int, nargs="+", default=[10_000, 50_000])
     ap.add_argument("--no-held", action="store_true", help="skip the held-in-memory 50k run")
-    ap.add_argument("--child", nargs=3, metavar=("MODE", "N", "FOLDER"), help=argparse.SUPPRESS)
+    ap.add_argument("--features", choices=["pool192", "inception"], default="pool192")
+    ap.add_argument("--train", type=int, default=50_000, help="fake CIFAR-10 training images")
+    ap.add_argument("--test", type=int, default=10_000, help="fake CIFAR-10 test images")
+    ap.add_argument("--child", nargs=4, metavar=("MODE", "N", "FOLDER", "FEATURES"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _child(args.child[0], int(args.child[1]), Path(args.child[2]))
+        _child(args.child[0], int(args.child[1]), Path(args.child[2]), args.child[3])
         return
     from nearest import matmul_gflops
 
@@ -103,11 +120,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t = time.perf_counter()
-        _setup(folder)
-        print(f"setup (fake CIFAR-10 50k + 10k, generator): {time.perf_counter() - t:.1f} s")
+        _setup(folder, args.train, args.test, args.features)
+        print(f"setup (fake CIFAR-10 {args.train} + {args.test}, generator, {args.features}): "
+              f"{time.perf_counter() - t:.1f} s")
         results = []
         for mode, n in runs:
-            out = subprocess.run([sys.executable, __file__, "--child", mode, str(n), str(folder)], capture_output=True,
+            out = subprocess.run([sys.executable, __file__, "--child", mode, str(n), str(folder), args.features],
+                                 capture_output=True,
                                  text=True, env={**os.environ, "GANEVAL_CACHE": "off",
                                                  "GANEVAL_PROGRESS": "0"})
             if out.returncode != 0:
