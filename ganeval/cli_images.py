@@ -21,8 +21,8 @@ def add_image_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
     p.add_argument("--no-stream", dest="stream", action="store_false", help="hold every sample in memory")
     if not gate:
         p.add_argument("--reference", default=None, metavar="SPLIT_OR_STATS",
-                       help="FID's reference: a split (train, val, test, train+val, all) or a statistics .npz "
-                            "from `ganeval stats`, pytorch-fid or clean-fid (same as --option fid.reference=...)")
+                       help="the reference of fid, kid, prdc and cmmd: a split (train, val, test, train+val, all), "
+                            "or for fid a statistics .npz from `ganeval stats`, pytorch-fid or clean-fid")
 
 
 def image_extractor_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -38,6 +38,7 @@ def image_extractor_options(args: argparse.Namespace) -> dict[str, Any]:
 def image_eval_kwargs(args: argparse.Namespace, options: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``stream=`` for :func:`ganeval.evaluate`, and ``--reference`` folded into ``options`` (in place)."""
     ref = getattr(args, "reference", None)
-    if ref:
-        options.setdefault("fid", {}).setdefault("reference", ref)
+    if ref:  # a split serves every reference-based metric; a statistics file serves FID only
+        for metric in ("fid",) if str(ref).endswith(".npz") else ("fid", "kid", "prdc", "cmmd"):
+            options.setdefault(metric, {}).setdefault("reference", ref)
     return {"stream": getattr(args, "stream", None)}
