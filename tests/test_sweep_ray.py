@@ -33,6 +33,11 @@ def cluster(tmp_path_factory):
     mp.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     mp.setenv("OMP_NUM_THREADS", "1")
     mp.setenv("RAY_AUTH_MODE", "disabled")
+    # The cluster's processes get their own feature cache: reference features can reach them only
+    # through Ray's object store (the driver keeps its own cache, restored below).
+    driver_cache = os.environ.get("GANEVAL_CACHE")
+    worker_cache = tmp_path_factory.mktemp("ray-worker-cache")
+    os.environ["GANEVAL_CACHE"] = str(worker_cache)
     c = None
     try:
         c = Cluster(initialize_head=True, head_node_args={
@@ -43,11 +48,17 @@ def cluster(tmp_path_factory):
         c.add_node(num_cpus=1)
         c.wait_for_nodes()
         ray.init(address=c.address, include_dashboard=False, log_to_driver=False)
+        c.worker_cache = worker_cache
     except Exception as exc:  # noqa: BLE001  (any failure to start is a reason to skip, reported)
         if c is not None:
             c.shutdown()
         mp.undo()
         pytest.skip(f"Ray could not start a local cluster here: {type(exc).__name__}: {exc}")
+    finally:
+        if driver_cache is None:
+            os.environ.pop("GANEVAL_CACHE", None)
+        else:
+            os.environ["GANEVAL_CACHE"] = driver_cache
     yield c
     ray.shutdown()
     c.shutdown()
@@ -125,3 +136,26 @@ def test_node_removed_mid_sweep_loses_no_job(cluster, tmp_path):
     assert not res.failed and res.done == 3
     assert all(res.store.get(j.key)["status"] == "ok" for j in res.jobs)
     assert len(list(gate.glob("start-*"))) >= 4  # the lost job started again elsewhere
+
+
+def test_reference_features_travel_through_the_object_store(cluster, tmp_path):
+    """FID on digits (the shipped digits CNN): the workers' feature cache is not the driver's, so the
+    training split's features reach them through the object store; the numbers equal serial ones."""
+    import torch
+
+    from ganeval import save_generator
+    from reference_trainers.nets import MLPGenerator
+
+    torch.manual_seed(7)  # test setup only
+    g = MLPGenerator(latent_dim=8, hidden=32, depth=1, out_shape=[1, 8, 8], output="sigmoid")
+    ck = save_generator(tmp_path / "g.pt", g, factory="reference_trainers.nets:MLPGenerator",
+                        factory_kwargs={"latent_dim": 8, "hidden": 32, "depth": 1, "out_shape": [1, 8, 8],
+                                        "output": "sigmoid"}, latent_dim=8, data="digits", step=1)
+    settings = Settings(data="digits", n_samples=300)
+    serial = run_sweep([str(ck)], settings, metrics=["fid"], store=tmp_path / "a")
+    on_ray = run_sweep([str(ck)], settings, metrics=["fid"], store=tmp_path / "b", ray=True)
+    assert not serial.failed and not on_ray.failed
+    assert serial.store.get(serial.jobs[0].key)["result"] == on_ray.store.get(on_ray.jobs[0].key)["result"]
+    assert on_ray.store.get(on_ray.jobs[0].key)["shared_features"] == ["train"]
+    seeded = list(Path(cluster.worker_cache).glob("features/digits-train-*.npy"))
+    assert seeded, "the worker seeded its own cache from the object store"

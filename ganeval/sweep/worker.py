@@ -124,7 +124,10 @@ def run_task(task: Task, features: dict[str, Any] | None = None) -> list[dict[st
     try:
         ev = one(task.metrics)
         el = time.perf_counter() - t0
-        return [_record(task, j, ev=ev, elapsed=el, device=str(dev)) for j in task.jobs]
+        recs = [_record(task, j, ev=ev, elapsed=el, device=str(dev)) for j in task.jobs]
+        for r in recs:  # which reference features came through the executor (Ray's object store)
+            r["shared_features"] = sorted(features or {})
+        return recs
     except Exception as exc:  # noqa: BLE001
         if len(task.jobs) == 1:
             return [_record(task, task.jobs[0], error=_error_text(exc, task), elapsed=time.perf_counter() - t0,
