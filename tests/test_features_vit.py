@@ -2,7 +2,9 @@
 
 ViT-L is large (about 300M parameters, 1.2 GB per file): each network is built once per module on
 the meta device, filled with random tensors (no slow initialisation), saved, and loaded through the
-extractor's weights path; forward passes use one image.
+extractor's weights path; forward passes use one image. The CLIP forward (336 px) is marked slow:
+
+    .venv/bin/python -m pytest -q -m slow tests/test_features_vit.py
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def test_dinov2_features_shape_and_provenance(vit_weights: dict[str, Path]) -> N
     assert preprocess(_image(), SIZE, MEAN, STD, "dinov2").shape == (1, 3, 224, 224)
 
 
+@pytest.mark.slow  # a ViT-L forward at 336 px: 15-30 s on a busy 2-core host
 def test_clip_embeddings_unit_norm(vit_weights: dict[str, Path]) -> None:
     from ganeval.features.clip import FEATURE_DIM
 
