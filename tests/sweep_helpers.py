@@ -41,6 +41,16 @@ class RaisingGenerator(nn.Module):
         raise RuntimeError("boom: this generator always fails")
 
 
+def wait_for(predicate, what: str, timeout: float = 120.0):
+    """Block until ``predicate()`` is truthy (a file appears, a record is written); return its value."""
+    deadline = time.monotonic() + timeout
+    while not (got := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return got
+
+
 def mlp_checkpoints(folder: Path, n: int, *, hidden: int = 32, run: str = "run") -> Path:
     """A run folder of ``n`` ring8 MLP checkpoints at steps 100, 200, ... (seeded weights)."""
     from reference_trainers.nets import MLPGenerator

@@ -19,20 +19,10 @@ from ganeval.sweep import Settings, Store, run_sweep
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from sweep_helpers import mlp_checkpoints, special_checkpoint  # noqa: E402
+from sweep_helpers import mlp_checkpoints, special_checkpoint, wait_for  # noqa: E402
 
 S = Settings(data="ring8", n_samples=400)
 TRUSTED = Settings(data="ring8", n_samples=400, load=S.load.replace(trust=True))
-
-
-def wait_for(predicate, what: str, timeout: float = 120.0):
-    """Block until ``predicate()`` is truthy (a file appears, a record is written)."""
-    deadline = time.monotonic() + timeout
-    while not (got := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return got
 
 
 def results_by_key(res) -> dict[str, dict]:

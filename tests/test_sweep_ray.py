@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from ganeval.sweep import Settings, run_sweep
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from sweep_helpers import mlp_checkpoints, special_checkpoint  # noqa: E402
+from sweep_helpers import mlp_checkpoints, special_checkpoint, wait_for  # noqa: E402
 
 S = Settings(data="ring8", n_samples=400)
 
@@ -80,15 +79,6 @@ def _parent(pid: int) -> int | None:
 def _zombie(pid: int) -> bool:
     st = _stat(pid)
     return not st or st[0] == "Z"
-
-
-def wait_for(predicate, what: str, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while not (got := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return got
 
 
 def test_ray_gives_the_same_numbers_as_serial(cluster, tmp_path):
