@@ -110,20 +110,21 @@ def test_worker_dying_every_time_is_a_failed_record(tmp_path):
     assert res.store.get(res.jobs[0].key)["status"] == "failed"
 
 
-def test_sigterm_stops_cleanly_and_rerun_finishes_only_the_rest(tmp_path):
+@pytest.mark.parametrize("workers,sig", [(2, signal.SIGTERM), (1, signal.SIGINT)])
+def test_signal_stops_cleanly_and_rerun_finishes_only_the_rest(tmp_path, workers, sig):
     gate = tmp_path / "gate"
     gate.mkdir()
     ck = special_checkpoint(tmp_path / "block.pt", "BlockingGenerator", folder=str(gate))
     run = mlp_checkpoints(tmp_path, 3)
     cmd = [sys.executable, "-m", "ganeval.cli", "sweep", str(run), str(ck), "--data", "ring8", "--n-samples", "400",
-           "--metrics", "summary", "--trust-checkpoint", "--store", str(tmp_path / "s"), "--workers", "2"]
+           "--metrics", "summary", "--trust-checkpoint", "--store", str(tmp_path / "s"), "--workers", str(workers)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     st = Store(tmp_path / "s")
     wait_for(lambda: list(gate.glob("start-*")) and len(st.keys()) == 3, "3 records and the blocking job")
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert proc.returncode == 128 + sig, stderr
     assert "0 cached, 3 computed" in stdout and "re-run the same command" in stderr
     assert len(st.keys()) == 3 and not list((tmp_path / "s" / "records").glob("*/.tmp-*"))
     (gate / "go").touch()

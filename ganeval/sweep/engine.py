@@ -216,8 +216,9 @@ def run_sweep(paths: list[str] | str | os.PathLike[str], settings: Settings, *, 
     return res
 
 
-class _Stop(Exception):
-    """Raised by the signal handler to abandon a job running in this process."""
+class _Stop(BaseException):
+    """Raised by the signal handler to abandon a job running in this process (a BaseException, like
+    KeyboardInterrupt, so that the job's own error handling does not record it as a failure)."""
 
 
 def _dispatch(tasks: list[Task], emit: Callable[..., None], stopped: list[int], settings: Settings, dataset: Any,
