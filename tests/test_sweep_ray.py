@@ -149,3 +149,17 @@ def test_reference_features_travel_through_the_object_store(cluster, tmp_path):
     assert on_ray.store.get(on_ray.jobs[0].key)["shared_features"] == ["train"]
     seeded = list(Path(cluster.worker_cache).glob("features/digits-train-*.npy"))
     assert seeded, "the worker seeded its own cache from the object store"
+
+
+def test_joining_a_cluster_by_address(cluster, tmp_path):
+    """`--ray ADDRESS`: the sweep connects, runs, and disconnects (the cluster keeps running)."""
+    import ray
+
+    ray.shutdown()
+    try:
+        run = mlp_checkpoints(tmp_path, 2)
+        res = run_sweep([str(run)], S, metrics=["summary"], store=tmp_path / "s", ray=cluster.address)
+        assert res.done == 2 and not res.failed
+        assert not ray.is_initialized()
+    finally:
+        ray.init(address=cluster.address, log_to_driver=False)  # for the module's teardown
