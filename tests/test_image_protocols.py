@@ -427,3 +427,16 @@ def test_clean_fid_file_mode_is_checked(tmp_path: Path) -> None:
         read_reference(path, SimpleNamespace(name="inception", resize="clean", dim=8, sha256=None), "2048")
     with pytest.raises(GanevalError, match="8-d but"):
         read_reference(path, SimpleNamespace(name="inception", resize="legacy-tf", dim=2048, sha256=None), "2048")
+
+
+def test_stats_of_a_flat_image_folder_use_every_image(tmp_path: Path) -> None:
+    from ganeval.metrics.frechet import load_stats, stats_provenance
+
+    folder = _png_folder(tmp_path / "imgs", 12, 11)
+    out = tmp_path / "folder.npz"
+    assert main(["stats", str(folder), "--features", "pool48", "-o", str(out)]) == 0
+    meta = stats_provenance(out)
+    assert meta["split"] == "all" and meta["n"] == 12 and meta["features"] == "pool48" and meta["shape"] == [3, 32, 32]
+    assert load_stats(out)[0].shape == (48,)
+    assert main(["stats", str(folder), "--features", "pool48", "-o", str(tmp_path / "stats.txt")]) == 2
+    assert not (tmp_path / "stats.txt").exists()
