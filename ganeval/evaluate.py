@@ -21,7 +21,6 @@ import torch
 from ._utils import resolve_device
 from .checkpoints import Generator, generator_from_samples, load_generator
 from .data import Dataset, load_dataset
-from .validation import check_seed
 from .errors import GanevalError, unknown_name
 from .registry import (
     DEFAULT_FEATURES,
@@ -34,6 +33,7 @@ from .registry import (
     register_metric,
 )
 from .results import Result, dumps, environment, jsonable
+from .validation import check_seed
 
 # The registry lives in :mod:`ganeval.registry`; these names stay importable from here.
 _load_scorers = load_scorers
@@ -236,11 +236,11 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         names, labels = [m for m in names if m not in skipped], None
     check_conditional(names, gen.conditional, dataset, dict(options or {}), gen.path or "<in-memory generator>")
     # --- end of class-conditional generators
-    for n in names:
-        if n not in METRICS:
-            raise unknown_name("metric", n, METRICS, "List them with `ganeval metrics`.")
-        if dataset.kind not in METRICS[n].kinds:
-            raise GanevalError(f"Metric {n!r} applies to {'/'.join(METRICS[n].kinds)} data, but {dataset.name!r} "
+    for asked in names:
+        if asked not in METRICS:
+            raise unknown_name("metric", asked, METRICS, "List them with `ganeval metrics`.")
+        if dataset.kind not in METRICS[asked].kinds:
+            raise GanevalError(f"Metric {asked!r} applies to {'/'.join(METRICS[asked].kinds)} data, but {dataset.name!r} "
                                f"is {dataset.kind}; choose another metric or dataset.")
     options = check_options(options)  # unknown metrics or keys, wrong types: errors naming near misses
     if memory_budget is not None:  # the workspace bound of every chunked metric that was asked for

@@ -44,6 +44,7 @@ from ._utils import resolve_device
 from .errors import GanevalError
 from .validation import as_points, as_tensor, same_dim
 
+
 def _default_budget() -> int:
     """512 MiB, or a sixteenth of the machine's memory where that is less."""
     try:

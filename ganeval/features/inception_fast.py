@@ -321,7 +321,7 @@ def fast_inception(source: Any, layers: Iterable[str] = ("2048",), *, mode: str 
     if mode != "float32" and dev.type != "cuda":
         raise GanevalError(f"Inception mode {mode!r} is for CUDA devices; on {dev.type} use mode='float32'.")
     net = FastInception(_state_dict(source), layers, mode).eval()
-    net = net.to(dev, memory_format=torch.channels_last)
+    net = net.to(dev).to(memory_format=torch.channels_last)
     if mode == "half":
         for name, p in net.named_parameters():
             if not name.startswith("fc_"):  # the classifier runs on float32 pool features

@@ -219,8 +219,8 @@ def _probs_or_labels(x: Any, name: str, n_classes: int, label_ndim: int) -> tupl
                            f"of {n_classes} classes, got shape {tuple(t.shape)}.")
     if t.min() < 0 or t.max() > 1 or (t.sum(-1) - 1).abs().max() > 1e-3:
         raise GanevalError(f"`{name}` rows must be class probabilities summing to 1 (apply softmax to logits).")
-    top, lab = t.max(-1)
-    return lab.numpy(), top.numpy()
+    top_t, lab_t = t.max(-1)
+    return lab_t.numpy(), top_t.numpy()
 
 
 def _class_summary(pred: np.ndarray, confident: np.ndarray | None, n_classes: int, reference: Any,
@@ -306,7 +306,7 @@ def stacked_coverage(channel_probs_or_labels: Any, *, n_digits: int = 10, refere
     lab, top = _probs_or_labels(channel_probs_or_labels, "channel_probs_or_labels", n_digits, label_ndim=2)
     n_ch = lab.shape[1]
     pred = lab @ (n_digits ** np.arange(n_ch - 1, -1, -1, dtype=np.int64))
-    conf = None if top is None else (top >= confidence).all(1)
+    conf = None if top is None else np.asarray((top >= confidence).all(1))
     return _class_summary(pred, conf, n_digits ** n_ch, reference, confidence, min_count)
 
 

@@ -292,7 +292,7 @@ class FeatureStats:
     def sigma(self) -> np.ndarray:
         """(D, D) float64 unbiased covariance (divided by N - 1, like ``np.cov``)."""
         self._need(2)
-        m2 = self._m2  # type: ignore[union-attr]
+        m2: np.ndarray = self._m2  # type: ignore[assignment]  # set once _need(2) passed
         return 0.5 * (m2 + m2.T) / (self._n - 1)
 
     def _need(self, k: int) -> None:

@@ -120,7 +120,7 @@ def expand_paths(paths: list[str]) -> list[tuple[str, str, str | None]]:
     Raises:
         GanevalError: a path or pattern matches nothing, or nothing was given.
     """
-    from ..compare import expand
+    from ..sources import expand
 
     concrete: list[str] = []
     for p in paths:
