@@ -34,14 +34,24 @@ def _report(args: argparse.Namespace) -> int:
     data = evs[0].dataset if evs[0].dataset is not None else args.data
     diags = {} if args.no_diagnostics else diagnose_runs(items, data, seed=args.seed, device=args.device,
                                                          n_samples=args.n_samples, load=load_options(args))
-    write_report(evs, out, items=items, diagnoses=diags)
+    # --- paired comparison of the checkpoints (ganeval/report/paired_section.py), on the samples just scored
+    paired = None
+    if not args.no_paired and len(evs) > 1:
+        from .report.writer import compute_paired
+
+        paired = compute_paired(evs, items, expensive=args.paired_all, device=args.device,
+                                extractor_options=kwargs.get("extractor_options"))
+    # --- end of paired comparison
+    write_report(evs, out, items=items, diagnoses=diags, paired=paired if paired is not None else False)
     if args.json:
-        print(dumps(report_json(evs, make_groups(evs, items, diags))))
+        print(dumps(report_json(evs, make_groups(evs, items, diags), paired)))
     else:
         print(terminal_summary(evs, [it.label for it in items]))
         for run, d in diags.items():
             print(f"{run}: " + (f"no diagnosis ({d})" if isinstance(d, Exception) else
                                 f"{d.verdict.upper()} (confidence {d.confidence:.2f}): {d.summary}"))
+        if paired is not None:
+            print("\n" + (f"No paired comparison: {paired}." if isinstance(paired, str) else paired.text()))
     print(f"report written to {out}/ (open {out / 'index.html'})", file=sys.stderr)
     return 0
 
@@ -125,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="report folder (default reports/<name>)")
     p.add_argument("--json", action="store_true", help="print the report JSON on stdout instead of the summary table")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the run diagnosis of run folders")
+    p.add_argument("--no-paired", action="store_true",
+                   help="skip the paired comparison of two or more checkpoints (each against the best, "
+                        "P(best), rank intervals; 200 joint bootstrap replicates on the samples already drawn)")
+    p.add_argument("--paired-all", action="store_true",
+                   help="also pair FID on features wider than 512 (about a second per checkpoint per replicate)")
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("demo", help="the main job on the embedded default: train the ring8 presets "

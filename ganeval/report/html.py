@@ -110,8 +110,8 @@ def _figure(f: Figure) -> str:
             f"<figcaption><b>{_e(f.file)}</b>: {_e(f.caption)}</figcaption></figure>")
 
 
-def render(sections: list[Section], *, title: str) -> str:
-    """The whole page as one string."""
+def render(sections: list[Section], *, title: str, top: str = "") -> str:
+    """The whole page as one string; ``top``: HTML shown right under the summary (the paired comparison)."""
     evs = [ev for s in sections for ev in s.evaluations]
     labels = [lab for s in sections for lab in s.labels]
     headers, rows = summary_table(evs, labels)
@@ -127,6 +127,8 @@ def render(sections: list[Section], *, title: str) -> str:
     if cav:
         parts.append("<div class='caveats'><b>* Caveats</b><ul>" +
                      "".join(f"<li>{_e(c)}</li>" for c in cav) + "</ul></div>")
+    if top:
+        parts.append(top)
     for s in sections:
         parts.append(f"<h2>{_e(s.title)}</h2>")
         parts.extend(f"<p class='caveats'>{_e(n)}</p>" for n in s.notes)

@@ -66,15 +66,23 @@ def _diagnosis_json(diag: Any) -> Any:
     return diag.to_dict()
 
 
-def report_json(evaluations: list[Evaluation], groups: list[Group] | None = None) -> dict[str, Any]:
+def report_json(evaluations: list[Evaluation], groups: list[Group] | None = None,
+                paired: Any = None) -> dict[str, Any]:
     """One lone evaluation: its ``to_dict()``; otherwise ``{"schema": "ganeval-report/1", "evaluations": [...],
-    "groups": [{"label", "run", "evaluations": [indices], "diagnosis": {...} or null}]}``."""
+    "groups": [{"label", "run", "evaluations": [indices], "diagnosis": {...} or null}]}``, plus
+    ``"paired"`` (:meth:`~ganeval.report.paired_section.PairedSection.to_dict`, or ``{"skipped": why}``)
+    when ``paired`` is given."""
     groups = groups if groups is not None else make_groups(evaluations)
     if len(evaluations) == 1 and all(g.run is None for g in groups):
         return evaluations[0].to_dict()
-    return {"schema": REPORT_SCHEMA, "evaluations": [e.to_dict() for e in evaluations],
-            "groups": [{"label": g.label, "run": str(g.run) if g.run else None, "evaluations": g.indices,
-                        "diagnosis": _diagnosis_json(g.diagnosis)} for g in groups]}
+    out: dict[str, Any] = {"schema": REPORT_SCHEMA, "evaluations": [e.to_dict() for e in evaluations],
+           "groups": [{"label": g.label, "run": str(g.run) if g.run else None, "evaluations": g.indices,
+                       "diagnosis": _diagnosis_json(g.diagnosis)} for g in groups]}
+    # --- paired comparison (ganeval/report/paired_section.py)
+    if paired is not None:
+        out["paired"] = {"skipped": paired} if isinstance(paired, str) else paired.to_dict()
+    # --- end of paired comparison
+    return out
 
 
 def load_report(path: str | os.PathLike[str]) -> list[Evaluation]:
@@ -95,6 +103,17 @@ def load_report(path: str | os.PathLike[str]) -> list[Evaluation]:
     if isinstance(d, dict) and d.get("schema") == REPORT_SCHEMA:
         return [Evaluation.from_dict(e) for e in d.get("evaluations", [])]
     return [Evaluation.from_dict(d)]
+
+
+def compute_paired(evaluations: list[Evaluation], items: list[Item] | None = None, **kwargs: Any) -> Any:
+    """The paired section of these evaluations (labels from ``items``), or why there is none."""
+    from .paired_section import paired_section
+
+    labels = [it.label for it in items] if items is not None else [
+        Path(ev.source).name if ev.source else f"#{i}" for i, ev in enumerate(evaluations)]
+    if len(set(labels)) != len(labels):
+        labels = [f"{lab} [{i}]" for i, lab in enumerate(labels)]
+    return paired_section(evaluations, labels, **kwargs)
 
 
 def _slug(text: str) -> str:
@@ -130,9 +149,9 @@ def _group_figures(g: Group) -> list[tuple[str, Any, str]]:
 
 
 def _write(evaluations: list[Evaluation], groups: list[Group], items: list[Item] | None, out: Path,
-           title: str) -> list[str]:
+           title: str, paired: Any = None) -> list[str]:
     files = ["report.json", "metrics.csv", "index.html"]
-    (out / "report.json").write_text(dumps(report_json(evaluations, groups)) + "\n")
+    (out / "report.json").write_text(dumps(report_json(evaluations, groups, paired)) + "\n")
     to_frame(evaluations, items).to_csv(out / "metrics.csv", index=False)
     sections = []
     for gi, g in enumerate(groups):
@@ -160,13 +179,15 @@ def _write(evaluations: list[Evaluation], groups: list[Group], items: list[Item]
         if (table := class_table(g.evaluations[-1])) is not None:
             sec.tables.append((f"{g.labels[-1]}: {table[0]}", table[1], table[2]))
         sections.append(sec)
-    (out / "index.html").write_text(html.render(sections, title=title), encoding="utf-8")
+    from .paired_section import section_html  # the paired comparison, right under the summary table
+
+    (out / "index.html").write_text(html.render(sections, title=title, top=section_html(paired)), encoding="utf-8")
     return files
 
 
 def write_report(evaluations: Evaluation | list[Evaluation], out_dir: str | os.PathLike[str], *,
                  items: list[Item] | None = None, diagnoses: dict[Path, Any] | None = None,
-                 overwrite: bool = True, title: str | None = None) -> Path:
+                 overwrite: bool = True, title: str | None = None, paired: Any = True) -> Path:
     """Write ``index.html``, ``report.json``, ``metrics.csv`` and PNG figures into ``out_dir``.
 
     Everything is written into a temporary folder beside ``out_dir`` and renamed into place at
@@ -182,6 +203,9 @@ def write_report(evaluations: Evaluation | list[Evaluation], out_dir: str | os.P
             its evidence and the diagnosis figures join the run's section.
         overwrite: replace an existing report folder.
         title: page title (default: the checkpoints' names and the data).
+        paired: the "Paired comparison" section (:mod:`ganeval.report.paired_section`): True
+            computes it with its cheap defaults when there are two or more checkpoints, False
+            leaves it out, or a precomputed ``PairedSection`` (or a reason string) to show.
 
     Raises:
         GanevalError: ``out_dir`` exists and is not a folder, or exists and ``overwrite`` is False;
@@ -198,13 +222,17 @@ def write_report(evaluations: Evaluation | list[Evaluation], out_dir: str | os.P
     if out.exists() and not overwrite:
         raise GanevalError(f"{out}: already exists; remove it or choose another --out.")
     groups = make_groups(evs, items, diagnoses)
+    if paired is True:
+        paired = compute_paired(evs, items) if len(evs) > 1 else None
+    elif paired is False:
+        paired = None
     title = title or f"ganeval: {', '.join(g.label for g in groups[:4])}{' …' if len(groups) > 4 else ''} " \
                      f"on {', '.join(sorted({e.data for e in evs}))}"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a report is an ordinary folder
-        _write(evs, groups, items, tmp, title)
+        _write(evs, groups, items, tmp, title, paired)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / "report")
