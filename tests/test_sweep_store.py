@@ -11,8 +11,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from ganeval import load_results
 from ganeval.sweep import Settings, Store, export_results, run_sweep
 
