@@ -137,9 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-diagnostics", action="store_true", help="skip the run diagnosis of run folders")
     p.add_argument("--no-paired", action="store_true",
                    help="skip the paired comparison of two or more checkpoints (each against the best, "
-                        "P(best), rank intervals; 200 joint bootstrap replicates on the samples already drawn)")
+                        "P(best), rank intervals; 200+ joint bootstrap replicates on the samples already drawn)")
     p.add_argument("--paired-all", action="store_true",
-                   help="also pair FID on features wider than 512 (about a second per checkpoint per replicate)")
+                   help="also pair fid, kid and prdc on features wider than 512 (a second extractor pass; "
+                        "a FID replicate costs about a second per checkpoint there)")
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("demo", help="the main job on the embedded default: train the ring8 presets "

@@ -92,14 +92,26 @@ def test_identical_checkpoints_give_zero_difference(tmp_path, ckpts):
     fid = next(f for f in sec.fields if f.metric == "fid")
     rows = {r.label: r for r in fid.rows}
     assert rows["healthy"].p_best == pytest.approx(0.5) and rows["collapsed"].p_best == 0
-    # Holm over all three pairs: the collapsed model's adjusted p-value is Holm's of the raw ones.
+    # The raw p-values are the engine's; Holm adjusts them over the two comparisons with the best.
     from ganeval.paired import compare_samples
 
     comp = compare_samples({k: e.samples for k, e in zip(["healthy", "copy", "collapsed"], evs)}, ds,
-                           metrics=["fid"], n_bootstrap=ps.DEFAULT_BOOTSTRAP, device="cpu")
-    pairs = comp.pairs()
-    adj = dict(zip(zip(pairs["a"], pairs["b"]), holm(pairs["p_value"].to_numpy())))
-    assert rows["collapsed"].p_holm == pytest.approx(adj[(fid.best, "collapsed")])
+                           metrics=["fid"], n_bootstrap=ps.default_bootstrap(3), device="cpu")
+    pairs = comp.pairs().set_index(["a", "b"])
+    raw = [pairs.loc[("healthy", "copy"), "p_value"], pairs.loc[("healthy", "collapsed"), "p_value"]]
+    assert fid.best == "healthy" and [rows["copy"].p_value, rows["collapsed"].p_value] == raw
+    assert [rows["copy"].p_holm, rows["collapsed"].p_holm] == list(holm(raw))
+    assert rows["collapsed"].p_holm == pytest.approx(2 * raw[1]) and rows["collapsed"].p_holm < 0.05
+
+
+def test_replicates_let_the_holm_adjusted_p_value_reach_the_level():
+    assert ps.default_bootstrap(2) == ps.default_bootstrap(3) == ps.DEFAULT_BOOTSTRAP
+    assert ps.default_bootstrap(10) == 719
+    for k in range(2, 26):
+        b = ps.default_bootstrap(k)
+        assert b <= 1000
+        if b < 1000:  # the smallest attainable Holm p, (k - 1) * 2 / (B + 1), is at most half of 0.05
+            assert (k - 1) * 2 / (b + 1) <= 0.025
 
 
 def test_no_paired_omits_the_section(tmp_path, ckpts, capsys):

@@ -11,8 +11,10 @@ and each checkpoint's probability of ranking first with its rank interval.
 No evaluation is re-run: the samples are the evaluations' own. The engine does recompute the
 per-sample pieces of each metric from them (feature rows of the samples, per-sample mode or
 class assignments); reference features come from the feature cache. The default is cheap: 200
-joint replicates, and FID is left out when its features are wide (a weighted 2048-d Fréchet
-distance per checkpoint per replicate costs about a second of CPU) unless ``expensive=True``.
+joint replicates, and fid, kid and prdc are left out when their features are wider than 512
+(Inception, DINOv2, CLIP: an Evaluation does not keep its samples' features, so pairing them
+means a second extractor pass, and a weighted 2048-d Fréchet distance costs about a second of CPU
+per checkpoint per replicate) unless ``expensive=True``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from ..results import fmt
 DEFAULT_BOOTSTRAP = 200
 WIDE_FEATURES = 512  # feature dimension above which a FID replicate is costly (one eigen-solve of a d x d matrix)
 _EXPENSIVE = ("fid",)  # metrics whose replicate cost grows with the feature dimension cubed
+# Metrics on the samples' features: an Evaluation keeps its samples but not their features, so pairing
+# these runs the extractor over every checkpoint's samples again (cheap for raw data and the digits
+# CNN, a second Inception / DINOv2 / CLIP pass otherwise).
+_FEATURE_METRICS = ("fid", "kid", "prdc")
 
 
 @dataclass
@@ -41,7 +47,7 @@ class PairedRow:
     ci_low: float         # interval of delta
     ci_high: float
     p_value: float        # two-sided, raw
-    p_holm: float         # Holm-adjusted over all pairs of checkpoints (1 for the best itself)
+    p_holm: float         # Holm-adjusted over the k - 1 comparisons with the best (1 for the best itself)
     p_best: float         # probability of ranking first over the replicates
     rank: float
     rank_low: float
@@ -96,7 +102,7 @@ class PairedSection:
         return (f"{len(self.labels)} checkpoints, N = {self.n_samples} each, "
                 f"{'common latent rows' if self.paired_latents else 'latent rows NOT shared (only reference rows)'}, "
                 f"{self.n_bootstrap} joint bootstrap replicates, {lvl} intervals; "
-                "Δ = checkpoint − best, p Holm-adjusted over all pairs")
+                "Δ = checkpoint − best, p Holm-adjusted over the comparisons with the best")
 
     def tables(self) -> list[tuple[str, list[str], list[list[str]]]]:
         """(caption, headers, rows) per metric field, best first then by rank."""
@@ -160,7 +166,15 @@ def unpaired_reason(evaluations: list[Evaluation]) -> str | None:
     return None
 
 
-def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootstrap: int = DEFAULT_BOOTSTRAP,
+def default_bootstrap(k: int, confidence: float = 0.95) -> int:
+    """Replicates for ``k`` checkpoints: 200, or enough that the smallest Holm-adjusted p-value of
+    the ``k - 1`` comparisons with the best (``(k - 1) * 2 / (B + 1)``: a bootstrap p-value is never
+    below ``2 / (B + 1)``) is at most half the test level, capped at 1000 (B = 719 for 10 checkpoints)."""
+    need = int(np.ceil(4 * max(k - 1, 1) / (1.0 - confidence))) - 1
+    return int(min(1000, max(DEFAULT_BOOTSTRAP, need)))
+
+
+def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootstrap: int | None = None,
                    confidence: float = 0.95, expensive: bool = False, device: Any = "auto",
                    extractor_options: dict[str, Any] | None = None) -> PairedSection | str:
     """The paired comparison of a report's checkpoints, from the samples they were scored on.
@@ -168,9 +182,11 @@ def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootst
     Args:
         evaluations: in-memory evaluations with their samples (the same data, N and seed).
         labels: one label per evaluation (unique).
-        n_bootstrap: joint replicates (default 200: the section should cost little beside the report).
+        n_bootstrap: joint replicates (None: :func:`default_bootstrap`, 200 for two or three checkpoints:
+            the section should cost little beside the report).
         confidence: interval level.
-        expensive: also pair metrics whose replicate is costly (FID on features wider than 512).
+        expensive: also pair the feature metrics (fid, kid, prdc) on features wider than 512: they
+            need a second extractor pass over the samples, and FID's replicate costs ~1 s there.
         device: where the per-sample pieces are recomputed.
         extractor_options: the extractor's options as the evaluations got them (e.g. offline weights).
 
@@ -197,9 +213,11 @@ def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootst
             skipped[n] = "not computed for every checkpoint"
         elif not pairable(n):
             skipped[n] = "no per-sample or per-subset decomposition"
-        elif n in _EXPENSIVE and not expensive and (_feature_dim(first) or 0) > WIDE_FEATURES:
-            skipped[n] = (f"a paired replicate at {_feature_dim(first)}-d features costs about a second per "
-                          "checkpoint; `ganeval compare` or --paired-all computes it")
+        elif n in _FEATURE_METRICS and not expensive and (_feature_dim(first) or 0) > WIDE_FEATURES:
+            skipped[n] = (f"on {_feature_dim(first)}-d features it needs a second extractor pass over every "
+                          "checkpoint's samples" + (" and a paired replicate costs about a second per checkpoint"
+                                                    if n in _EXPENSIVE else "")
+                          + "; --paired-all (or `ganeval compare`) computes it")
         else:
             names.append(n)
     if not names:
@@ -209,7 +227,8 @@ def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootst
     feats = (first.provenance.get("features") or {}).get("name")
     try:
         comp = compare_samples({lab: ev.samples for lab, ev in zip(labels, evaluations)},  # type: ignore[misc]
-                               first.dataset, metrics=names, features=feats, n_bootstrap=n_bootstrap,  # type: ignore[arg-type]
+                               first.dataset, metrics=names, features=feats,  # type: ignore[arg-type]
+                               n_bootstrap=n_bootstrap or default_bootstrap(len(evaluations), confidence),
                                confidence=confidence, seed=int(first.provenance.get("seed") or 0), device=device,
                                options=dict(first.provenance.get("options") or {}),
                                extractor_options=extractor_options, paired_latents=paired_latents,
@@ -227,7 +246,13 @@ def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootst
 
 
 def _field(comp: Any, s: Any) -> PairedField:
-    """Rows of one metric field against its best checkpoint (best value; ties: the first given)."""
+    """Rows of one metric field against its best checkpoint (best value; ties: the first given).
+
+    The p-values are Holm-adjusted over the ``k - 1`` comparisons with the best, the family the
+    section shows (the engine's ``p_holm`` adjusts over all ``k (k - 1) / 2`` pairs, which at 200
+    replicates could not reach 0.05 beyond 5 checkpoints)."""
+    from ..paired import holm
+
     vals = np.asarray(s.values, dtype=np.float64)
     score = np.where(np.isnan(vals), np.inf, -vals if s.direction == "higher" else vals)
     b = int(np.argmin(score))
@@ -236,13 +261,16 @@ def _field(comp: Any, s: Any) -> PairedField:
         d = lo = hi = 0.0
         p = ph = 1.0
         if i != b:
-            for a, c, dd, ll, hh, pp, pph in s.pairs:  # (a, c): delta = value_c - value_a
+            for a, c, dd, ll, hh, pp, _ in s.pairs:  # (a, c): delta = value_c - value_a
                 if {a, c} == {i, b}:
                     d, lo, hi = (dd, ll, hh) if c == i else (-dd, -hh, -ll)
-                    p, ph = pp, pph
+                    p = ph = pp  # adjusted below over the comparisons with the best
                     break
         rows.append(PairedRow(lab, float(vals[i]), float(d), float(lo), float(hi), float(p), float(ph),
                               float(s.p_first[i]), float(s.rank[i]), float(s.rank_low[i]), float(s.rank_high[i])))
+    others = [r for i, r in enumerate(rows) if i != b]
+    for r, adj in zip(others, holm([r.p_value for r in others])):
+        r.p_holm = float(adj)
     return PairedField(s.metric, s.field, s.direction, comp.models[b], rows)
 
 
