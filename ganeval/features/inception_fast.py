@@ -279,9 +279,9 @@ class FastInception(nn.Module):
 
 
 def default_batch_size(device: torch.device | str) -> int:
-    """Images per forward pass: 32 on the CPU (larger batches gained nothing measurable on 2 cores, and
-    the 147x147x64 stem activations of a batch of 32 already take 170 MiB), 200 on CUDA."""
-    return 200 if torch.device(device).type == "cuda" else 32
+    """Images per forward pass: 64 on the CPU (on 2 cores, 13-30% more images/s than 32 and twice
+    those of 8; the 147x147x64 stem activations then take 350 MiB), 200 on CUDA."""
+    return 200 if torch.device(device).type == "cuda" else 64
 
 
 def _state_dict(source: Any) -> dict[str, torch.Tensor]:
