@@ -222,8 +222,11 @@ def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootst
             names.append(n)
     if not names:
         return "no pairable metric among " + ", ".join(_headline_metrics(evaluations))
-    specs = {repr((ev.provenance.get("checkpoint") or {}).get("latent")) for ev in evaluations}
-    paired_latents = len(specs) == 1 and "None" not in specs
+    # Row i is the same latent (and class) for every checkpoint only when their latent and conditional specs agree.
+    specs = {repr([(ev.provenance.get("checkpoint") or {}).get(k) for k in ("latent", "conditional")])
+             for ev in evaluations}
+    paired_latents = len(specs) == 1 and all((ev.provenance.get("checkpoint") or {}).get("latent") is not None
+                                             for ev in evaluations)
     feats = (first.provenance.get("features") or {}).get("name")
     try:
         comp = compare_samples({lab: ev.samples for lab, ev in zip(labels, evaluations)},  # type: ignore[misc]
