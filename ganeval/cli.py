@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the paired comparison of two or more checkpoints (each against the best, "
                         "P(best), rank intervals; 200+ joint bootstrap replicates on the samples already drawn)")
     p.add_argument("--paired-all", action="store_true",
-                   help="also pair fid, kid and prdc on features wider than 512 (a second extractor pass; "
+                   help="also pair is, and fid, kid, prdc on features wider than 512 (a second extractor pass; "
                         "a FID replicate costs about a second per checkpoint there)")
     p.set_defaults(handler=_report)
 

@@ -35,6 +35,7 @@ _EXPENSIVE = ("fid",)  # metrics whose replicate cost grows with the feature dim
 # these runs the extractor over every checkpoint's samples again (cheap for raw data and the digits
 # CNN, a second Inception / DINOv2 / CLIP pass otherwise).
 _FEATURE_METRICS = ("fid", "kid", "prdc")
+_INCEPTION_METRICS = ("is", "inception_score")  # always an Inception pass, whatever the features
 
 
 @dataclass
@@ -185,8 +186,9 @@ def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootst
         n_bootstrap: joint replicates (None: :func:`default_bootstrap`, 200 for two or three checkpoints:
             the section should cost little beside the report).
         confidence: interval level.
-        expensive: also pair the feature metrics (fid, kid, prdc) on features wider than 512: they
-            need a second extractor pass over the samples, and FID's replicate costs ~1 s there.
+        expensive: also pair the feature metrics (fid, kid, prdc) on features wider than 512, and
+            the Inception Score: they need a second extractor pass over the samples, and FID's
+            replicate costs ~1 s there.
         device: where the per-sample pieces are recomputed.
         extractor_options: the extractor's options as the evaluations got them (e.g. offline weights).
 
@@ -218,6 +220,9 @@ def paired_section(evaluations: list[Evaluation], labels: list[str], *, n_bootst
                           "checkpoint's samples" + (" and a paired replicate costs about a second per checkpoint"
                                                     if n in _EXPENSIVE else "")
                           + "; --paired-all (or `ganeval compare`) computes it")
+        elif n in _INCEPTION_METRICS and not expensive:
+            skipped[n] = ("it needs a second Inception pass over every checkpoint's samples; --paired-all (or "
+                          "`ganeval compare`) computes it")
         else:
             names.append(n)
     if not names:
