@@ -94,7 +94,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def _is_type(value: Any, t: type) -> bool:
     if t is bool:
-        return isinstance(value, (bool,)) or type(value).__name__ == "bool_"
+        return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")  # numpy 1 and 2 booleans
     if t is int:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if t is float:
