@@ -168,8 +168,8 @@ def commands(work: Path, inputs: dict[str, Path],
     rep, base, trun, store = work / "report", work / "baseline.json", work / "train-run", work / "store"
     steps = "60" if quick else "300"
     return {
-        "report": (ganeval_cmd("report", str(inputs["run"]), "--data", "ring8", "--n-samples", "1000", "--out",
-                               str(rep)), lambda: check_report(rep), {0}, rep),
+        "report": (ganeval_cmd("report", str(inputs["run"]), "--data", "ring8", "--n-samples", "500" if quick else "1000",
+                               "--out", str(rep)), lambda: check_report(rep), {0}, rep),
         "baseline": (ganeval_cmd("baseline", str(inputs["ckpt"]), "--data", "ring8", "--metric", "fid",
                                  "--n-samples", "1000", "--bootstrap", "50", "-o", str(base)),
                      lambda: check_baseline(base), {0}, base),

@@ -373,7 +373,9 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     if existing and not overwrite and not _interrupted(out):
         raise GanevalError(f"{out} already holds a training run; pass overwrite=True (CLI: --overwrite) "
                            "or choose another output folder.")
-    for p in existing:  # only the files this trainer writes
+    # Only the files this trainer writes; config.json last, so a cleanup cut short still leaves the
+    # record that marks the folder as an interrupted run (and a re-run can clean it up).
+    for p in sorted(existing, key=lambda p: p.name == "config.json"):
         p.unlink()
     ckpt_dir.mkdir(parents=True, exist_ok=True)
 
