@@ -119,8 +119,8 @@ def _quantiles(x: torch.Tensor, qs: tuple[float, ...] = (0.001, 0.999)) -> tuple
     flat = x.reshape(-1)
     if flat.numel() > _QUANTILE_VALUES:  # an even stride keeps it deterministic and cheap
         flat = flat[:: math.ceil(flat.numel() / _QUANTILE_VALUES)]
-    q = torch.quantile(flat.double(), torch.tensor([0.001, 0.999], dtype=torch.float64))
-    return float(q[0]), float(q[1])
+    q = torch.quantile(flat.double(), torch.tensor(qs, dtype=torch.float64))
+    return tuple(float(v) for v in q)
 
 
 def suggest_fix(s_lo: float, s_hi: float, d_lo: float, d_hi: float, mapped_from: tuple[float, float] | None) -> str:
