@@ -118,6 +118,14 @@ def check_run(run: Path) -> list[str]:
     return problems
 
 
+def finished_run(run: Path) -> bool:
+    """A run folder whose trainer wrote its final record (a re-run then rightly refuses to replace it)."""
+    try:
+        return json.loads((run / "config.json").read_text()).get("status") == "finished"
+    except (OSError, ValueError):
+        return False
+
+
 def check_store(store: Path) -> list[str]:
     if not store.exists():
         return []
@@ -262,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "train" or trial % 2 == 0:
                     remove(output)
                 killed = kill_at(cmd, rng.uniform(0.0, duration))
+                if killed and name == "train" and finished_run(output):
+                    killed = False  # killed while exiting, after the run was complete: nothing to interrupt
                 kills += killed
                 ended += not killed
                 problems = check()
