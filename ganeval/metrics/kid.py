@@ -145,7 +145,9 @@ def kid(real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, de
         raise GanevalError(f"`coef0` must be finite, got {coef0!r}.")
     g = 1.0 / r.shape[1] if gamma is None else float(gamma)
     dev = resolve_device(device)
-    r_dev, f_dev = r.to(dev, torch.float64), f.to(dev, torch.float64)
+    # Subsets go to float64 one at a time (mmd2_unbiased widens them): a float64 copy of both whole
+    # sets would make memory grow with N, which KID does not need.
+    r_dev, f_dev = r.to(dev), f.to(dev)
     rng = np.random.RandomState(int(seed))  # a private instance, as torch-fidelity seeds its subsets
     mmds = np.empty(subsets)
     for i in range(subsets):
