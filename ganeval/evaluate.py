@@ -21,12 +21,13 @@ import torch
 from ._utils import resolve_device
 from .checkpoints import Generator, generator_from_samples, load_generator
 from .data import Dataset, load_dataset
-from .errors import GanevalError, unknown_name
+from .errors import GanevalError
 from .registry import (
     DEFAULT_FEATURES,
     METRICS,
     Context,
     MetricSpec,
+    check_metric_names,
     check_options,
     list_metrics,
     load_scorers,
@@ -236,12 +237,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         names, labels = [m for m in names if m not in skipped], None
     check_conditional(names, gen.conditional, dataset, dict(options or {}), gen.path or "<in-memory generator>")
     # --- end of class-conditional generators
-    for asked in names:
-        if asked not in METRICS:
-            raise unknown_name("metric", asked, METRICS, "List them with `ganeval metrics`.")
-        if dataset.kind not in METRICS[asked].kinds:
-            raise GanevalError(f"Metric {asked!r} applies to {'/'.join(METRICS[asked].kinds)} data, but {dataset.name!r} "
-                               f"is {dataset.kind}; choose another metric or dataset.")
+    check_metric_names(names, dataset)
     options = check_options(options)  # unknown metrics or keys, wrong types: errors naming near misses
     if memory_budget is not None:  # the workspace bound of every chunked metric that was asked for
         for name in names:

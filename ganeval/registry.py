@@ -255,6 +255,21 @@ def list_metrics() -> dict[str, str]:
     return {k: v.description for k, v in sorted(METRICS.items())}
 
 
+def check_metric_names(names: Sequence[str], dataset: Any) -> None:
+    """Every name registered and applicable to the dataset's kind.
+
+    Raises:
+        GanevalError: an unknown name (with near misses) or a metric for another kind of data.
+    """
+    load_scorers()
+    for n in names:
+        if n not in METRICS:
+            raise unknown_name("metric", n, METRICS, "List them with `ganeval metrics`.")
+        if dataset.kind not in METRICS[n].kinds:
+            raise GanevalError(f"Metric {n!r} applies to {'/'.join(METRICS[n].kinds)} data, but {dataset.name!r} "
+                               f"is {dataset.kind}; choose another metric or dataset.")
+
+
 def check_options(options: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """Validate ``{metric: {key: value}}``: known metrics, known keys, accepted types.
 

@@ -110,19 +110,12 @@ def reference_features(settings: Settings, dataset: Any, metrics: list[str]) -> 
 
 
 def _validate_metrics(metrics: list[str] | str | None, dataset: Any) -> list[str]:
-    from ..errors import unknown_name
     from ..evaluate import default_metrics
-    from ..registry import METRICS, load_scorers
+    from ..registry import check_metric_names
 
-    load_scorers()
     names = metrics.split(",") if isinstance(metrics, str) else list(metrics or default_metrics(dataset))
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
-    for n in names:
-        if n not in METRICS:
-            raise unknown_name("metric", n, METRICS, "List them with `ganeval metrics`.")
-        if dataset.kind not in METRICS[n].kinds:
-            raise GanevalError(f"Metric {n!r} applies to {'/'.join(METRICS[n].kinds)} data, but {dataset.name!r} "
-                               f"is {dataset.kind}; choose another metric or dataset.")
+    check_metric_names(names, dataset)
     return names
 
 
