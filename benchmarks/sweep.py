@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/sweep.py [--hidden 1024] [--repeats 2] [--no-ray]
 
 48 jobs = 16 ring8 checkpoints (MLP generators, seeded) x 3 seeds, default metrics (summary,
-mode_coverage: 2 records per job). Prints jobs/s serially (one worker, this process), with
-``--workers 2`` and on Ray with 2 CPUs (Ray started once, workers warmed up first; pool and Ray
+mode_coverage: 2 records per job). Prints jobs/s serially (one worker, this process) with one
+torch thread and with all of them, with ``--workers 2`` (one thread each) and on Ray with 2 CPUs (Ray started once, workers warmed up first; pool and Ray
 walls include dispatch, not interpreter start-up), the Ray per-job overhead on near-empty jobs,
 the re-run of a finished sweep (time, hits, extractor calls), and a SIGKILL halfway through a
 ``ganeval sweep`` process group followed by a re-run (records present / computed). The host is
@@ -76,17 +76,39 @@ def main() -> None:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         run_sweep([str(run / "G_000100.pt")], S, seeds=[0, 1], store=tmp / "warm-ray", ray=True)
 
-    rows = {}
-    for name, kw in [("serial (1 worker)", {}), ("--workers 2", {"workers": 2})] + (
-            [] if ray is None else [("ray, 2 CPUs", {"ray": True})]):
-        rows[name] = timed(lambda kw=kw: sweep(**kw), args.repeats)[0]
-    base = n_jobs / rows["serial (1 worker)"]
-    print(f"\n{n_jobs} jobs (16 checkpoints x 3 seeds, MLP width {args.hidden}, 2 metrics each):")
+    import torch
+
+    threads = torch.get_num_threads()
+
+    def serial_at(n_threads: int) -> object:
+        torch.set_num_threads(n_threads)
+        try:
+            return sweep()
+        finally:
+            torch.set_num_threads(threads)
+
+    # Interleaved rounds (the host is shared): each configuration once per round, best of the rounds.
+    configs = [("serial, 1 thread", lambda: serial_at(1)), (f"serial, {threads} threads", lambda: serial_at(threads)),
+               ("--workers 2", lambda: sweep(workers=2))]
+    if ray is not None:
+        configs.append(("ray, 2 CPUs", lambda: sweep(ray=True)))
+    rows = {name: float("inf") for name, _ in configs}
+    for _ in range(args.repeats):
+        for name, fn in configs:
+            rows[name] = min(rows[name], timed(fn, 1)[0])
+    one = n_jobs / rows["serial, 1 thread"]
+    many = n_jobs / rows[f"serial, {threads} threads"]
+    print(f"\n{n_jobs} jobs (16 checkpoints x 3 seeds, MLP width {args.hidden}, 2 metrics each); ratios against "
+          f"one worker with 1 thread (the pool's per-worker share of 2 CPUs) and with {threads} threads:")
     goal = {"--workers 2": 1.7, "ray, 2 CPUs": 1.5}
     for name, wall in rows.items():
         rate = n_jobs / wall
         g = f"  (goal >= {goal[name]}x)" if name in goal else ""
-        print(f"  {name:18s} {wall:6.2f} s  {rate:6.2f} jobs/s  {rate / base:4.2f}x{g}")
+        print(f"  {name:18s} {wall:6.2f} s  {rate:6.2f} jobs/s  {rate / one:4.2f}x  {rate / many:4.2f}x{g}")
+    # Two single-thread workers can at most double one single-thread worker; against one worker
+    # that already spreads each job over both CPUs with threads, the ceiling is 2 / (its speed-up).
+    print(f"  one job's own speed-up from {threads} threads: {many / one:.2f}x, so {threads} one-thread workers can "
+          f"reach at most {threads * one / many:.2f}x of one {threads}-thread worker")
 
     if ray is not None:  # near-empty jobs: the engine's dispatch + Ray's task overhead
         tiny = make_checkpoints(tmp, 50, 8, run="tiny")
