@@ -32,11 +32,12 @@ def _report(args: argparse.Namespace) -> int:
     evs = evaluate_items(items, args.data, **kwargs)
     # The run diagnosis loads the same checkpoints: with the same trust, latent, range and feature flags.
     data = evs[0].dataset if evs[0].dataset is not None else args.data
-    diags = {} if args.no_diagnostics else diagnose_runs(items, data, seed=args.seed, device=args.device,
-                                                         n_samples=args.n_samples, load=load_options(args))
+    no_rows = args.data is None  # a statistics file alone: nothing for the run diagnosis to compare with
+    diags = {} if args.no_diagnostics or no_rows else diagnose_runs(
+        items, data, seed=args.seed, device=args.device, n_samples=args.n_samples, load=load_options(args))
     # --- paired comparison of the checkpoints (ganeval/report/paired_section.py), on the samples just scored
     paired = None
-    if not args.no_paired and len(evs) > 1:
+    if not args.no_paired and not no_rows and len(evs) > 1:
         from .report.writer import compute_paired
 
         paired = compute_paired(evs, items, expensive=args.paired_all, device=args.device,
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate checkpoints (a run folder expands to its checkpoints, ordered by step) "
                        "and write index.html (self-contained), report.json, metrics.csv and PNG figures.")
     p.add_argument("paths", nargs="+", help="checkpoint file(s), samples (.npy/.npz), image folder(s) or run folder(s)")
-    add_eval_flags(p)
+    add_eval_flags(p, optional_data=True)  # --reference stats.npz: FID without the images
     p.add_argument("--out", default=None, help="report folder (default reports/<name>)")
     p.add_argument("--json", action="store_true", help="print the report JSON on stdout instead of the summary table")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the run diagnosis of run folders")

@@ -31,13 +31,15 @@ def add_load_flags(p: argparse.ArgumentParser, *, range_check: bool = True) -> N
     add_generator_flags(p, range_check=range_check)  # --factory ..., --output-range, --latent-range, --no-range-check
 
 
-def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False) -> None:
+def add_eval_flags(p: argparse.ArgumentParser, *, gate: bool = False, optional_data: bool = False) -> None:
     """The flags that say what to evaluate and how: data, features, sampling, loading.
 
     ``gate=True`` (``baseline`` / ``gate``) takes one ``--metric`` instead of ``--metrics`` and
-    ``--option``, since a baseline records exactly one metric.
+    ``--option``, since a baseline records exactly one metric. ``optional_data=True`` (``report``)
+    lets ``--data`` be left out when ``--reference`` names a statistics file (its FID needs no images).
     """
-    p.add_argument("--data", required=True, help="dataset name (see `ganeval datasets`) or path")
+    p.add_argument("--data", required=not optional_data, help="dataset name (see `ganeval datasets`) or path"
+                   + ("; may be left out with --reference stats.npz (fid and is only)" if optional_data else ""))
     p.add_argument("--data-root", default=None, help="folder holding MNIST / CIFAR-10 files")
     p.add_argument("--download", action="store_true", help="allow downloading the dataset (torchvision)")
     if gate:

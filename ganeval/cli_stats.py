@@ -3,7 +3,7 @@ without the images.
 
     ganeval stats cifar10 --data-root DATA --features inception -o cifar10-train.npz
     ganeval stats path/to/images/ -o folder.npz --resize clean
-    ganeval report ckpt.pt --data cifar10 --data-root DATA --reference cifar10-train.npz
+    ganeval report ckpt.pt --reference cifar10-train.npz --metrics fid      # FID without the images
 
 The file is pytorch-fid's format (``mu``, ``sigma``) plus a ``ganeval`` entry with the provenance
 (:mod:`ganeval.features.stats_files`), so pytorch-fid's ``calculate_frechet_distance`` reads it too.
@@ -41,9 +41,11 @@ def _stats(args: argparse.Namespace) -> int:
     ext = get_extractor(name, device=_device(args.device), **opts)
     feats = cached_layers(ext, dataset, split)[ext.default_layer]
     st = FeatureStats.of(feats, f"{name} features of {args.data} ({split})")
+    rows = dataset.split(split)  # its value range: a run scored on the file alone checks its samples against it
     save_stats(out, st.mu, st.sigma, provenance=record(ext, layer=ext.default_layer, data=str(dataset.name),
                                                         split=split, n=st.n, shape=tuple(dataset.sample_shape),
-                                                        kind=dataset.kind))
+                                                        kind=dataset.kind,
+                                                        value_range=(float(rows.min()), float(rows.max()))))
     print(f"{out}: {name} ({ext.default_layer}, resize {ext.resize or '-'}) statistics of {st.n} {args.data} "
           f"{split} rows, {st.dim}-d", file=sys.stderr)
     return 0

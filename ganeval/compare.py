@@ -18,7 +18,7 @@ from .evaluate import Evaluation, evaluate
 from .sources import Item, Source, expand  # noqa: F401  (re-exported: their home is ganeval.sources)
 
 
-def evaluate_items(items: list[Item], data: str | Path | Dataset, *, data_root: str | Path | None = None,
+def evaluate_items(items: list[Item], data: str | Path | Dataset | None, *, data_root: str | Path | None = None,
                    download: bool = False, **kwargs: Any) -> list[Evaluation]:
     """:func:`ganeval.evaluate` for every item, sharing one loaded dataset.
 
@@ -31,7 +31,9 @@ def evaluate_items(items: list[Item], data: str | Path | Dataset, *, data_root: 
     Raises:
         GanevalError: any evaluation's error, prefixed by nothing (it already names the file).
     """
-    dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, download=download)
+    # None: a statistics file is the whole reference (``--reference stats.npz``, see :func:`ganeval.evaluate`)
+    dataset = data if isinstance(data, Dataset) or data is None else load_dataset(data, root=data_root,
+                                                                                   download=download)
     # Several checkpoints may mix conditional and unconditional generators: conditional metrics (and
     # --labels) apply to the conditional ones, the others' rows leave them empty.
     kwargs.setdefault("only_applicable", len(items) > 1)

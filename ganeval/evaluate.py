@@ -138,6 +138,8 @@ def reproducibility(device: torch.device) -> dict[str, Any]:
 def default_n_samples(dataset: Dataset) -> int:
     """2,500 for mixtures and 26,000 for Stacked MNIST (the PacGAN/VEEGAN protocols), else the
     test split's size (at most 10,000)."""
+    if getattr(dataset, "statistics", None):  # a statistics file alone: as many as behind it, at most 10,000
+        return int(min(getattr(dataset, "n_reference", 0) or 10_000, 10_000))
     if dataset.kind == "mixture":
         return 2500
     if dataset.name == "stacked-mnist":
@@ -163,7 +165,7 @@ def _conform(samples: torch.Tensor, dataset: Dataset, source: str, notes: list[s
     )
 
 
-def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path | Dataset, *,
+def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path | Dataset | None, *,
              metrics: list[str] | str | None = None, features: str | None = None,
              n_samples: int | None = None, seed: int = 0, device: str | torch.device = "auto",
              batch_size: int = 1024, options: dict[str, dict[str, Any]] | None = None,
@@ -178,7 +180,11 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
     Args:
         generator_or_path: a :class:`Generator`, a path :func:`load_generator` reads, or an
             (N, ...) array of fixed samples.
-        data: dataset name, path, or a :class:`Dataset`.
+        data: dataset name, path, or a :class:`Dataset`; None with a statistics file as ``fid``'s
+            reference (``options={"fid": {"reference": "stats.npz"}}``, CLI ``--reference``): the
+            file is the whole reference (:class:`~ganeval.features.stats_files.StatisticsDataset`):
+            its extractor and resize mode are the run's unless given, and only fid and is can be
+            scored.
         metrics: names (list or comma-separated); None: the defaults for the data's kind.
         features: feature extractor for feature-space metrics (None: the data's default).
         n_samples: samples to draw (None: :func:`default_n_samples`; all of a fixed set).
@@ -213,7 +219,8 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
     seed = check_seed(seed)
     load_scorers()
     dev = resolve_device(device)
-    dataset = data if isinstance(data, Dataset) else load_dataset(data, root=data_root, seed=0, download=download)
+    dataset = data if isinstance(data, Dataset) or data is None else load_dataset(data, root=data_root, seed=0,
+                                                                                   download=download)
     if isinstance(generator_or_path, Generator):
         gen = generator_or_path
     elif isinstance(generator_or_path, (str, Path)):
@@ -221,7 +228,20 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
                              **generator_options)
     else:
         gen = generator_from_samples(generator_or_path, name="<array>")
-    names = metrics.split(",") if isinstance(metrics, str) else list(metrics or default_metrics(dataset))
+    from .features.stats_files import StatisticsDataset, reference_provenance
+
+    if dataset is None:  # --reference stats.npz without --data: the file's statistics are the whole reference
+        from .features.stats_files import statistics_reference
+
+        dataset = statistics_reference(gen, options, seed=seed, batch_size=batch_size)
+    stats_only = isinstance(dataset, StatisticsDataset)
+    range_data = dataset.range_stand_in() if isinstance(dataset, StatisticsDataset) else dataset
+    if isinstance(dataset, StatisticsDataset):  # the file's extractor and resize mode unless named (then checked)
+        features = features or dataset.features
+        if dataset.resize and features == "inception" and not (extractor_options or {}).get("resize"):
+            extractor_options = {**(extractor_options or {}), "resize": dataset.resize}
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics or (["fid"] if stats_only else
+                                                                                   default_metrics(dataset)))
     names = [n.strip() for n in names if n.strip()]
     # --- class-conditional generators (ganeval.scorers.conditional): their metrics join the defaults
     from .scorers.conditional import CONDITIONAL_METRICS, check_conditional, conditional_defaults
@@ -230,11 +250,13 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         options = {**(options or {}), "conditional_accuracy": {**(options or {}).get("conditional_accuracy", {}),
                                                                "classifier": str(classifier)}}
 
-    if metrics is None:
+    if metrics is None and not stats_only:
         names += [m for m in conditional_defaults(gen.conditional, dataset, dict(options or {})) if m not in names]
     skipped = [m for m in names if m in CONDITIONAL_METRICS] if only_applicable and gen.conditional is None else []
     if only_applicable and gen.conditional is None:  # a report mixing conditional and unconditional generators
         names, labels = [m for m in names if m not in skipped], None
+    if isinstance(dataset, StatisticsDataset):  # kid, prdc, ...: one error naming the metric and --data
+        dataset.check_metrics(names)
     check_conditional(names, gen.conditional, dataset, dict(options or {}), gen.path or "<in-memory generator>")
     # --- end of class-conditional generators
     check_metric_names(names, dataset)
@@ -260,7 +282,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
 
         # The range check on the stream's first rows (the same rows: latents are drawn in fixed blocks).
         head = _conform(gen.sample(min(n, 256), seed=seed, batch_size=batch_size), dataset, source, notes)
-        range_checked = enforce(head, dataset, source=source, notes=notes, enabled=range_check,
+        range_checked = enforce(head, range_data, source=source, notes=notes, enabled=range_check,
                                 output_range=gen.output_range or gen.meta.get("output_range"))
         sctx = run_streamed(gen, dataset, n, names, seed=int(seed), device=dev, features=features,
                             options=dict(options or {}), extractor_options=dict(extractor_options or {}),
@@ -278,7 +300,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         from .state_dicts import loading_notes
 
         notes.extend(loading_notes(gen))
-        range_checked = enforce(samples, dataset, source=source, notes=notes, enabled=range_check,
+        range_checked = enforce(samples, range_data, source=source, notes=notes, enabled=range_check,
                                 output_range=gen.output_range or gen.meta.get("output_range"))
         # --- end of the output range check
         ctx = Context(samples=samples, dataset=dataset, device=dev, seed=int(seed), features=features,
@@ -301,6 +323,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
         "labels": None if sample_labels is None else ("balanced" if labels is None else
                                                       int(labels) if isinstance(labels, int) else "given"),
         "dataset": dataset.describe(),
+        "reference": reference_provenance(options, dataset),
         "features": dict(ctx.feature_provenance) or None,
         "options": ctx.options,
         "notes": notes,

@@ -26,6 +26,7 @@ from ganeval.metrics.inception_score import ISAccumulator, inception_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_cifar import write_fake_cifar10  # noqa: E402
+from image_helpers import he_inception, png_folder  # noqa: E402
 
 N_IMG = 6
 
@@ -41,58 +42,14 @@ def _pool48(device: torch.device, **_: object) -> Extractor:
 # Inception Score, FID, KID through `ganeval report` vs torch-fidelity, one pass per image
 
 
-def he_inception(path: Path, seed: int = 0, calibrate: torch.Tensor | None = None) -> Path:
-    """torch-fidelity's Inception with He-initialised convolutions (live activations) saved to ``path``.
-
-    A deep random network maps different images to nearly parallel pool features, so random
-    logits hardly vary and the Inception Score sits at 1. With ``calibrate`` (uint8 images) the
-    classifier's rows are random mixtures of those images' centred pool features, scaled so the
-    logits vary by a few units between images: a score well above 1.
-    """
-    from ganeval.features.inception import inception_module
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = inception_module(None)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.copy_(torch.randn(mod.weight.shape, generator=gen) * (2.0 / mod.weight[0].numel()) ** 0.5)
-        if calibrate is not None:
-            pool = model(calibrate)[0].double()
-            mean = pool.mean(0)
-            centred = pool - mean
-            w = torch.randn(model.fc.weight.shape[0], pool.shape[0], generator=gen).double() @ centred
-            # Rows orthogonal to the (large) shared direction: no constant logit swamps the varying part.
-            unit = mean / mean.norm()
-            w -= (w @ unit)[:, None] * unit[None, :]
-            spread = (pool @ w.T).std(0).mean()
-            model.fc.weight.copy_((w * (3.0 / spread)).float())
-    torch.save(model.state_dict(), path)
-    return path
-
-
-def _png_folder(folder: Path, n: int, seed: int) -> Path:
-    from PIL import Image
-
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        base = rng.uniform(0, 255, (4, 4, 3)).repeat(8, 0).repeat(8, 1)
-        img = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(folder / f"{i:03d}.png")
-    return folder
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("protocol")
     real = root / "real"
-    _png_folder(real / "train", N_IMG, 1)
-    _png_folder(real / "val", 2, 2)
-    _png_folder(real / "test", 2, 3)
-    fake = _png_folder(root / "fake", N_IMG, 4)
+    png_folder(real / "train", N_IMG, 1)
+    png_folder(real / "val", 2, 2)
+    png_folder(real / "test", 2, 3)
+    fake = png_folder(root / "fake", N_IMG, 4)
     from ganeval.checkpoints import load_generator
     from ganeval.features.inception import to_uint8
 
@@ -432,7 +389,7 @@ def test_clean_fid_file_mode_is_checked(tmp_path: Path) -> None:
 def test_stats_of_a_flat_image_folder_use_every_image(tmp_path: Path) -> None:
     from ganeval.metrics.frechet import load_stats, stats_provenance
 
-    folder = _png_folder(tmp_path / "imgs", 12, 11)
+    folder = png_folder(tmp_path / "imgs", 12, 11)
     out = tmp_path / "folder.npz"
     assert main(["stats", str(folder), "--features", "pool48", "-o", str(out)]) == 0
     meta = stats_provenance(out)
