@@ -2,7 +2,8 @@
 
 ViT-L is large (about 300M parameters, 1.2 GB per file): each network is built once per module on
 the meta device, filled with random tensors (no slow initialisation), saved, and loaded through the
-extractor's weights path; forward passes use one image. The CLIP forward (336 px) is marked slow:
+extractor's weights path; forward passes use one image. The CLIP forward (336 px) and the end-to-end runs (FD_DINOv2 and
+KID through ``evaluate``, CMMD through ``ganeval report``) are marked slow:
 
     .venv/bin/python -m pytest -q -m slow tests/test_features_vit.py
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,3 +115,110 @@ def test_missing_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
         dinov2.build()
     with pytest.raises(GanevalError, match=r"ganeval\[clip\]"):
         clip.build()
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end: FD_DINOv2 and KID through `evaluate`, CMMD through `ganeval report`
+#
+# The extractors take only the ViT-L/14 architectures (no smaller variant to test with), and a
+# ViT-L forward costs 5 s (DINOv2, 224 px) to 12 s (CLIP, 336 px) per image on a busy 2-core host:
+# with two generated and two reference images these run 40-100 s each, so they are marked slow.
+
+
+def _images(n: int, seed: int) -> torch.Tensor:
+    """Smooth random colour fields (4x4 blocks upsampled to 32x32) plus noise, in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(n, 3, 4, 4, generator=g).repeat_interleave(8, 2).repeat_interleave(8, 3)
+    return (base + 0.1 * torch.randn(base.shape, generator=g)).clamp(0, 1)
+
+
+def _frechet_float64(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance of two Gaussians fitted to rows, float64, by the symmetric eigen formula:
+    tr sqrt(S1 S2) = sum of sqrt(eigenvalues of S1^1/2 S2 S1^1/2) (PSD, so no complex round-off)."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(s1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root @ s2 @ root), 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * cross)
+
+
+def _kid_float64(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 with KID's kernel (x.y / d + 1)^3 over the whole sets."""
+    d = x.shape[1]
+    kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+    m, n = x.shape[0], y.shape[0]
+    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+                 - 2 * kxy.mean())
+
+
+def _cmmd_float64(x: np.ndarray, y: np.ndarray, sigma: float = 10.0) -> float:
+    """CMMD by brute force: 1000 x (mean k(x,x') + mean k(y,y') - 2 mean k(x,y)), RBF kernel,
+    all pairs with the diagonal (google-research/cmmd's estimator)."""
+    def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+        return np.exp(-d2 / (2 * sigma ** 2))
+
+    return float(1000 * (k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()))
+
+
+@pytest.mark.slow  # six DINOv2 ViT-L forwards: 42 s measured on a busy 2-core host
+def test_fd_dinov2_and_kid_through_evaluate(vit_weights: dict[str, Path]) -> None:
+    from ganeval import evaluate
+    from ganeval._utils import sha256_file
+    from ganeval.data import Dataset
+    from ganeval.features import cached_layers
+
+    real, fake = _images(2, 10), _images(2, 11)
+    data = Dataset("tiny-images", "images", train=real, val=_images(1, 12), test=_images(1, 13))
+    w = str(vit_weights["dinov2"])
+    ext = get_extractor("dinov2", dinov2_weights=w)
+    real_f = cached_layers(ext, data, "train")[ext.default_layer].double().numpy()  # the disk cache the run reads
+    fake_f = ext(fake).double().numpy()
+    ev = evaluate(fake, data, metrics="fid,kid", features="dinov2", extractor_options={"dinov2_weights": w},
+                  options={"kid": {"subsets": 5}}, device="cpu")
+    fd = ev.metrics["fid"]
+    assert fd.features == "dinov2" and fd.dim == 1024 and (fd.n_fake, fd.n_real) == (2, 2)
+    assert fd.value > 0
+    assert fd.value == pytest.approx(_frechet_float64(real_f, fake_f), rel=1e-6)
+    # Subsets of all N rows: each is a permutation of the sets, so KID is the whole-set MMD^2.
+    assert ev.metrics["kid"].value == pytest.approx(_kid_float64(real_f, fake_f), rel=1e-6, abs=1e-9)
+    prov = ev.provenance["features"]
+    assert prov["name"] == "dinov2" and prov["sha256"] == sha256_file(w) and prov["dim"] == 1024
+    assert prov["resize"] == "bicubic-224" and "ImageNet normalisation" in prov["description"]
+
+
+@pytest.mark.slow  # six CLIP ViT-L forwards at 336 px: 96 s measured on a busy 2-core host
+def test_cmmd_through_report(vit_weights: dict[str, Path], tmp_path: Path) -> None:
+    import json
+
+    from PIL import Image
+
+    from ganeval._utils import sha256_file
+    from ganeval.cli import main
+    from ganeval.data import load_dataset
+    from ganeval.features import cached_layers
+
+    folder = tmp_path / "real"
+    for split, n, seed in (("train", 2, 20), ("val", 1, 21), ("test", 1, 22)):
+        (folder / split).mkdir(parents=True)
+        for i, im in enumerate(_images(n, seed)):
+            arr = (im.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+            Image.fromarray(arr).save(folder / split / f"{i}.png")
+    fake = _images(2, 23)
+    np.save(tmp_path / "fake.npy", fake.numpy())
+    w = str(vit_weights["clip"])
+    ext = get_extractor("clip", clip_weights=w)
+    real_f = cached_layers(ext, load_dataset(folder), "train")[ext.default_layer].double().numpy()
+    fake_f = ext(fake).double().numpy()
+    out = tmp_path / "rep"
+    assert main(["report", str(tmp_path / "fake.npy"), "--data", str(folder), "--features", "clip", "--metrics",
+                 "cmmd", "--clip-weights", w, "--out", str(out), "--no-diagnostics", "--device", "cpu"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    ev = (rep.get("evaluations") or [rep])[0]
+    m = ev["metrics"]["cmmd"]
+    assert m["value"] > 0
+    assert m["value"] == pytest.approx(_cmmd_float64(real_f, fake_f), rel=1e-6)
+    prov = ev["provenance"]["features"]
+    assert prov["name"] == "clip" and prov["sha256"] == sha256_file(w) and prov["dim"] == 768
+    assert prov["resize"] == "bicubic-336-crop" and "CLIP normalisation" in prov["description"]
