@@ -24,7 +24,7 @@ from ganeval.metrics.frechet import load_stats, save_stats, stats_provenance
 sys.path.insert(0, str(Path(__file__).parent))
 from image_helpers import he_inception, png_folder  # noqa: E402
 
-N_REAL, N_FAKE = 10, 6  # an image folder needs at least 10 images
+N_REAL, N_FAKE = 10, 4  # an image folder needs at least 10 images
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,12 @@ def test_fid_against_statistics_alone_equals_fid_against_the_images(setup: dict[
     assert prov["features"]["name"] == "inception" and prov["features"]["sha256"] == sha256_file(setup["weights"])
     assert prov["features"]["resize"] == "legacy-tf"
     assert with_data["provenance"]["reference"] is None  # no statistics file in that run
+    # Streamed (the 50k protocol's path): the same number from running statistics.
+    streamed = evaluate(np.load(setup["fake"]), None, metrics="fid", stream=True, device="cpu",
+                        extractor_options={"weights": str(setup["weights"])},
+                        options={"fid": {"reference": str(setup["stats"])}})
+    assert streamed.metrics["fid"].value == pytest.approx(a["value"], rel=1e-9)
+    assert streamed.provenance["features"]["stream"]["n"] == N_FAKE
 
 
 def test_metrics_that_need_feature_vectors_are_refused(setup: dict[str, Path], capsys) -> None:
