@@ -262,14 +262,20 @@ class FeatureStats:
         if self._mean is not None and x.shape[1] != self._mean.shape[0]:
             raise GanevalError(f"`batch` has {x.shape[1]} features per row but earlier batches had "
                                f"{self._mean.shape[0]}.")
+        # One float64 block, reused for every chunk: fresh chunk-sized temporaries per chunk left
+        # the C heap (and the peak RSS) growing with the number of chunks.
+        block = np.empty((min(STATS_CHUNK, x.shape[0]), x.shape[1]))
         for s in range(0, x.shape[0], STATS_CHUNK):
-            self._merge(x[s:s + STATS_CHUNK].detach().to("cpu", torch.float64).numpy())
+            xb = block[:min(STATS_CHUNK, x.shape[0] - s)]
+            torch.from_numpy(xb).copy_(x[s:s + STATS_CHUNK].detach())
+            self._merge(xb)
         return self
 
     def _merge(self, xb: np.ndarray) -> None:
+        """Add the rows of a float64 block, which is centred in place."""
         nb = xb.shape[0]
         mb = xb.mean(0)
-        xc = xb - mb
+        xc = np.subtract(xb, mb, out=xb)
         m2b = xc.T @ xc  # numpy runs ``a.T @ a`` as a symmetric rank-k update (half a matmul's work)
         if self._mean is None or self._m2 is None:
             self._n, self._mean, self._m2 = nb, mb, m2b
