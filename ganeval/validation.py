@@ -4,10 +4,11 @@ Every check raises :class:`~ganeval.errors.GanevalError` naming the argument and
 received (its shape, dtype or value), as scikit-learn does, so a metric's error says which input
 to fix. A leaf module: it imports nothing of ganeval but the error type.
 
-* :func:`as_tensor`: any numeric array -> a finite tensor of at least ``min_rows`` rows;
+* :func:`as_tensor`: any numeric array -> a finite tensor of at least ``min_rows`` rows (checked
+  without a temporary the size of the array);
 * :func:`as_matrix`: the same, flattened to (N, D) (images become vectors);
 * :func:`as_points`: (N, D) points for the distance kernels, float64 kept, tensors left on their
-  device, with a fast finiteness check;
+  device;
 * :func:`features_matrix`: (N, D) features on the CPU for the feature-space metrics, float64 kept;
 * :func:`same_dim`: two matrices from the same space;
 * :func:`check_int`, :func:`check_positive`: integer and positive-number arguments.
