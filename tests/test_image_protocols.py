@@ -5,10 +5,7 @@ image folders (torch-fidelity), resize modes (clean-fid, torch-fidelity), statis
 Inception on a loaded 2-core CPU takes about a second per image (every image is resized to
 299x299, whatever its size), so the Inception checks against torch-fidelity share one module-scoped
 run on 6 + 6 images (about 60 s on a busy host: 12 passes of ganeval's, 12 of torch-fidelity's, 6 to
-calibrate the random classifier) and run in the default suite;
-only the clean-mode trunk check is marked slow:
-
-    .venv/bin/python -m pytest -q -m slow tests/test_image_protocols.py
+calibrate the random classifier) and run in the default suite, as does every other test here.
 """
 
 from __future__ import annotations
@@ -122,7 +119,6 @@ def test_one_inception_pass_per_image_for_fid_kid_prdc_is(ours_and_theirs: dict)
     assert exts[0].images_seen == N_IMG + N_IMG  # ... and one forward pass per fake and per real image
 
 
-@pytest.mark.slow
 def test_clean_mode_trunk_equals_torch_fidelity_forward(folders: dict[str, Path]) -> None:
     """``trunk`` (used for clean resizing) is torch-fidelity's forward after its resize."""
     from ganeval.features.inception import LAYERS, load_weights, trunk
