@@ -60,8 +60,8 @@ def test_fid_against_statistics_alone_equals_fid_against_the_images(setup: dict[
     moved = setup["root"] / "moved-away"
     shutil.move(str(setup["real"]), moved)
     try:
-        alone = _report([str(setup["fake"]), "--reference", str(setup["stats"]), "--metrics", "fid", *w],
-                        setup["root"] / "b")
+        alone = _report([str(setup["fake"]), "--reference", str(setup["stats"]), "--metrics", "fid,is", *w,
+                         "--option", "is.splits=2"], setup["root"] / "b")
     finally:
         shutil.move(str(moved), setup["real"])
     a, b = with_data["metrics"]["fid"], alone["metrics"]["fid"]
@@ -71,6 +71,7 @@ def test_fid_against_statistics_alone_equals_fid_against_the_images(setup: dict[
     # case agrees to 1e-9 (next test).
     assert b["value"] == pytest.approx(a["value"], rel=1e-6)
     assert (b["n_fake"], b["n_real"]) == (N_FAKE, N_REAL)
+    assert alone["metrics"]["is"]["value"] >= 1 and alone["metrics"]["is"]["n_fake"] == N_FAKE  # needs no reference
     prov = alone["provenance"]
     assert prov["reference"]["statistics_only"] is True
     assert prov["reference"]["sha256"] == sha256_file(setup["stats"])
