@@ -228,7 +228,7 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
                              **generator_options)
     else:
         gen = generator_from_samples(generator_or_path, name="<array>")
-    from .features.stats_files import StatisticsDataset, reference_provenance
+    from .features.stats_files import StatisticsDataset, check_before_sampling, reference_provenance, stats_reference
 
     if dataset is None:  # --reference stats.npz without --data: the file's statistics are the whole reference
         from .features.stats_files import statistics_reference
@@ -261,6 +261,11 @@ def evaluate(generator_or_path: Generator | str | Path | Any, data: str | Path |
     # --- end of class-conditional generators
     check_metric_names(names, dataset)
     options = check_options(options)  # unknown metrics or keys, wrong types: errors naming near misses
+    ref_file = stats_reference(options)
+    if ref_file is not None and "fid" in names:  # a file of other features or resize: refused before sampling
+        from .features import default_extractor_for
+
+        check_before_sampling(ref_file, features or default_extractor_for(dataset), dict(extractor_options or {}))
     if memory_budget is not None:  # the workspace bound of every chunked metric that was asked for
         for name in names:
             if "memory_budget" in METRICS[name].options:

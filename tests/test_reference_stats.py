@@ -145,9 +145,10 @@ def test_samples_of_another_shape_are_refused(setup: dict[str, Path], tmp_path: 
     flat = np.random.default_rng(4).uniform(0, 1, (4, 5)).astype(np.float32)
     with pytest.raises(GanevalError, match="inception extractor takes"):
         evaluate(flat, None, metrics="fid", extractor_options=w, options={"fid": {"reference": str(bare)}})
-    # A file of other features than asked for is refused with the reason.
+    # A file of another resize mode than asked for is refused with the reason, before sampling: these
+    # samples' shape (checked once they are drawn) is wrong too, and that is not what is reported.
     other = tmp_path / "other.npz"
     save_stats(other, mu, sigma, provenance={**stats_provenance(setup["stats"]), "resize": "clean"})
     with pytest.raises(GanevalError, match="resize 'clean' but this run uses 'legacy-tf'"):
-        evaluate(np.load(setup["fake"])[:2], None, metrics="fid", extractor_options={**w, "resize": "legacy-tf"},
+        evaluate(small, None, metrics="fid", extractor_options={**w, "resize": "legacy-tf"},
                  options={"fid": {"reference": str(other)}})

@@ -55,6 +55,36 @@ def clean_fid_name(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     return _CLEAN_FID_MODES[m.group(1)], model
 
 
+def _check_fields(where: str, meta: dict[str, Any], want: dict[str, Any]) -> None:
+    """Raise naming the first of ``want``'s settings that the file's provenance records otherwise."""
+    for key, ours in want.items():
+        theirs = meta.get(key)
+        if theirs != ours:
+            raise GanevalError(f"{where} were made with {key} {theirs!r} but this run uses {ours!r}; FIDs from "
+                               f"different {key} values are different numbers: remake the file with `ganeval "
+                               f"stats` and the run's settings, or run with the file's.")
+
+
+def check_before_sampling(path: str | os.PathLike[str], features: str, extractor_options: dict[str, Any]) -> None:
+    """Refuse a statistics file of other features (or, for Inception, another resize mode) before
+    anything is sampled; :func:`read_reference` checks the rest (layer, weights, dimension) once the
+    extractor is built.
+
+    Raises:
+        GanevalError: the file is missing, or records other features or resize mode than the run's.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise GanevalError(f"Reference statistics {p} not found; write one with `ganeval stats`.")
+    meta = stats_provenance(p)
+    if meta is None:
+        return
+    want: dict[str, Any] = {"features": features}
+    if features == "inception":  # the one extractor with a choice of resize mode (legacy-tf by default)
+        want["resize"] = extractor_options.get("resize") or "legacy-tf"
+    _check_fields(f"Reference statistics {p}", meta, want)
+
+
 def read_reference(path: str | os.PathLike[str], extractor: Any, layer: str) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
     """Mean, covariance, N and notes of a statistics file, checked against the run's extractor.
 
@@ -71,13 +101,8 @@ def read_reference(path: str | os.PathLike[str], extractor: Any, layer: str) -> 
     n = 0
     where = f"Reference statistics {p}"
     if meta is not None:
-        want = {"features": extractor.name, "layer": layer, "resize": extractor.resize, "sha256": extractor.sha256}
-        for key, ours in want.items():
-            theirs = meta.get(key)
-            if theirs != ours:
-                raise GanevalError(f"{where} were made with {key} {theirs!r} but this run uses {ours!r}; FIDs from "
-                                   f"different {key} values are different numbers: remake the file with `ganeval "
-                                   f"stats` and the run's settings, or run with the file's.")
+        _check_fields(where, meta, {"features": extractor.name, "layer": layer, "resize": extractor.resize,
+                                    "sha256": extractor.sha256})
         n = int(meta.get("n") or 0)
     else:
         named = clean_fid_name(p)
