@@ -107,14 +107,18 @@ def main() -> None:
     best = {k: float("inf") for k in nets}
     feats, peak = {}, {}
     for r in range(args.rounds):
+        this = {}
         for name, (fn, bs) in nets.items():
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             with PeakRSS() as mem:
-                feats[name], dt = run(fn, x, bs, dev)
+                feats[name], this[name] = run(fn, x, bs, dev)
             peak[name] = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else mem.peak / 2**20
-            best[name] = min(best[name], dt)
-        print(f"  round {r + 1}: " + ", ".join(f"{k} {args.n / best[k]:.2f}" for k in nets) + " images/s", flush=True)
+            best[name] = min(best[name], this[name])
+        # This round's own figures (the host's load moves between rounds), then the best so far.
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {args.n / this[k]:.2f}" for k in nets) + " images/s; "
+              f"ganeval float32 / torch-fidelity {this['torch-fidelity'] / this['ganeval float32']:.2f}x "
+              f"(best so far: {best['torch-fidelity'] / best['ganeval float32']:.2f}x)", flush=True)
     ref = feats["torch-fidelity"].double()
     half = args.n // 2
     fid_ref = fid(ref[:half], ref[half:], bootstrap=0).value
