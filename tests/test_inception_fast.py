@@ -8,6 +8,7 @@ and loaded through ganeval's offline weights path.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -24,15 +25,15 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ganeval.features.inception import inception_module
 
     g = torch.Generator().manual_seed(0)
-    model = inception_module(None)
+    model: Any = inception_module(None)  # torch-fidelity's module: its attributes are untyped
     for mod in model.modules():
         if isinstance(mod, nn.Conv2d):
             nn.init.kaiming_normal_(mod.weight, generator=g)
         elif isinstance(mod, nn.BatchNorm2d):
             k = mod.num_features
             mod.weight.data, mod.bias.data = 0.5 + torch.rand(k, generator=g), 0.1 * torch.randn(k, generator=g)
-            mod.running_mean.data = 0.1 * torch.randn(k, generator=g)
-            mod.running_var.data = 0.5 + torch.rand(k, generator=g)
+            mod.running_mean = 0.1 * torch.randn(k, generator=g)  # a buffer: assignment replaces it
+            mod.running_var = 0.5 + torch.rand(k, generator=g)
     nn.init.normal_(model.fc.weight, std=0.05, generator=g)
     model.fc.bias.data = torch.randn(1008, generator=g)
     path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
@@ -42,7 +43,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def nets(weights: Path) -> tuple[nn.Module, nn.Module]:
-    tfi = load_weights(weights)  # torch-fidelity's module through ganeval's offline loader
+    tfi: Any = load_weights(weights)  # torch-fidelity's module through ganeval's offline loader
     tfi.features_list = list(LAYERS)
     return tfi, fast_inception(tfi, layers=LAYERS)
 
