@@ -251,7 +251,7 @@ def statistics_reference(gen: Any, options: dict[str, dict[str, Any]] | None, *,
         raise GanevalError("No reference: pass the reference data (--data NAME_OR_PATH), or a statistics file as "
                            "fid's reference (--reference stats.npz from `ganeval stats`) to score FID without it.")
     shape = None
-    if stats_provenance(path) is None or not (stats_provenance(path) or {}).get("shape"):
+    if not (stats_provenance(path) or {}).get("shape"):
         samples = gen.samples if getattr(gen, "samples", None) is not None else gen.sample(1, seed=seed,
                                                                                           batch_size=batch_size)
         shape = tuple(int(s) for s in samples.shape[1:])

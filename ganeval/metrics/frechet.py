@@ -497,8 +497,9 @@ def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method:
     """FID of ``n_rep`` bootstrap resamples of both sets (the same resamples whatever the method).
 
     ``method``: "exact" (float64 statistics and factorisation per replicate, the reference),
-    "mixed" / "float64" / "float32" (:mod:`ganeval.metrics.frechet_bootstrap`: covariances from
-    one ``syrk`` of the resampled rows), "auto" ("mixed" when the resampled covariances are full
+    "mixed" / "eig64" / "float64" / "float32" (:mod:`ganeval.metrics.frechet_bootstrap`:
+    covariances from one ``syrk`` of the resampled rows; "mixed" runs the replicates in float32 in
+    the full sample's eigenbasis, "eig64" is the float64-eigenvalue path before it), "auto" ("mixed" when the resampled covariances are full
     rank, "exact" otherwise, e.g. fewer rows than dimensions). ``value`` (the point estimate) lets
     "mixed" fall back to float64 for near-identical sets.
     """

@@ -25,6 +25,7 @@ reported as not paired.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,7 @@ def _ref_split(ctx: Context, metric: str) -> str:
 INF = float("inf")
 
 
-class _Stat:
+class _Stat(ABC):
     """Common bookkeeping: name, fields, directions, units, notes, and each field's possible range
     (``bounds``: intervals of a value are clipped to it; a FID interval never reaches below 0)."""
 
@@ -66,8 +67,9 @@ class _Stat:
     def point(self) -> np.ndarray:
         return self.replicate({u: np.ones(n, dtype=np.int64) for u, n in self.units.items()})
 
-    def replicate(self, counts: dict[str, np.ndarray]) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def replicate(self, counts: dict[str, np.ndarray]) -> np.ndarray:
+        """The statistic's fields on one resample, given each unit's resampling counts."""
 
 
 class FrechetStat(_Stat):
