@@ -6,7 +6,7 @@ casey-meehan/data-copying; Richardson & Weiss's ``utils/ndb.py`` in eitanrich/ga
 this module restates what they compute, written here from the papers and those files:
 
 * C_T (Meehan, Chaudhuri & Dasgupta 2020): cells from scikit-learn ``KMeans(n_init=10)`` fitted on
-  the training set (float64); per cell, the 1-NN distances to the cell's training points of the
+  the training set (float64), test and generated points assigned with ``predict``; per cell, the 1-NN distances to the cell's training points of the
   cell's generated and test points; ``scipy.stats.mannwhitneyu(L_gen, L_test).statistic``
   (pairs with the generated distance larger, ties half), Z = (U − (mn/2 − 0.5)) / √(mn(m+n+1)/12);
   cells with generated share Q_m(π) > τ = 20/m (strict); C_T = Σ P_n(π) Z(π) / Σ P_n(π). A cell
@@ -32,6 +32,7 @@ DIMS = (2, 64)
 N_TRAIN, N_TEST, N_GEN = 5000, 1000, 2000
 N_CELLS, N_BINS = 20, 50
 MODES = 10
+SAME_SEED_ATOL = 1e-12  # same seed, same partition: C_T to round-off of the weighted mean
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,17 @@ def reference_ndb(gen: np.ndarray, train: np.ndarray, *, bins: int = N_BINS, see
 
 @dataclass(frozen=True)
 class CaseResult:
-    """One case of the grid: C_T and NDB from ganeval and from the reference, one value per seed."""
+    """One case of the grid: C_T and NDB from ganeval and from the reference, one value per seed.
+
+    ``c_t_reference`` is the reference with other seeds (``s + ref_seed_offset``: the two
+    procedures' distributions), ``c_t_reference_same`` with ganeval's seeds (empty when not run).
+    """
 
     case: str
     dim: int
     c_t_ganeval: list[float]
     c_t_reference: list[float]
+    c_t_reference_same: list[float]
     ndb_ganeval: list[int]
     ndb_reference: list[int]
     ndb_independent: list[int]
@@ -153,18 +159,32 @@ class CaseResult:
         return gap <= 2 * se + 1e-9
 
     @property
+    def c_t_same_max_diff(self) -> float:
+        """max over seeds of |C_T ganeval - C_T reference| with the same seed (NaN when not run)."""
+        if not self.c_t_reference_same:
+            return math.nan
+        return float(np.max(np.abs(np.subtract(self.c_t_ganeval, self.c_t_reference_same))))
+
+    @property
+    def c_t_identical(self) -> int:
+        """Seeds whose same-seed C_T values agree to 1e-12."""
+        return sum(int(abs(a - b) <= SAME_SEED_ATOL) for a, b in zip(self.c_t_ganeval, self.c_t_reference_same))
+
+    @property
     def ndb_matches(self) -> int:
         return sum(int(a == b) for a, b in zip(self.ndb_ganeval, self.ndb_reference))
 
 
 def run_case(case: str, dim: int, seeds: range, *, data_seed: int = 0, n_train: int = N_TRAIN, n_test: int = N_TEST,
              n_gen: int = N_GEN, n_cells: int = N_CELLS, bins: int = N_BINS, ref_seed_offset: int = 1000,
-             with_ndb: bool = True, device: str = "cpu") -> CaseResult:
+             with_ndb: bool = True, same_seed: bool = True, kmeans: str = "sklearn",
+             device: str = "cpu") -> CaseResult:
     """Score one fixed draw with ganeval and with the reference, each clustering for itself.
 
-    C_T: ganeval's own k-means (seed s) against scikit-learn's ``KMeans`` with ``random_state``
-    ``s + ref_seed_offset``: agreement of the two procedures' distributions, not of one run.
-    NDB: ganeval with seed s against the reference with ``random_state`` s (both bin with
+    C_T: ganeval (seed s; ``kmeans`` "sklearn", its default, or "torch") against the reference
+    with ``random_state`` ``s + ref_seed_offset``: agreement of the two procedures' distributions,
+    not of one run; and, with ``same_seed``, against the reference with ``random_state`` s (with
+    ganeval's default k-means the same partition, so the same C_T). NDB: ganeval with seed s against the reference with ``random_state`` s (both bin with
     scikit-learn's k-means++, so the same seed must give the same count) and, for the table, with
     ``s + ref_seed_offset`` (``ndb_independent``: how much the count moves with the partition).
     """
@@ -173,7 +193,7 @@ def run_case(case: str, dim: int, seeds: range, *, data_seed: int = 0, n_train: 
     from ganeval.metrics import memorisation, ndb
 
     d = draw(case, dim, data_seed, n_train, n_test, n_gen)
-    out: dict[str, list] = {"cg": [], "cr": [], "ng": [], "nr": [], "ni": []}
+    out: dict[str, list] = {"cg": [], "cr": [], "cs": [], "ng": [], "nr": [], "ni": []}
     sec = dict.fromkeys(("c_t_ganeval", "c_t_reference", "ndb_ganeval", "ndb_reference"), 0.0)
 
     def timed(key: str, fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -183,13 +203,16 @@ def run_case(case: str, dim: int, seeds: range, *, data_seed: int = 0, n_train: 
         return value
 
     for s in seeds:
-        mem = timed("c_t_ganeval", memorisation, d.gen, d.train, d.test, n_cells=n_cells, seed=s, device=device)
+        mem = timed("c_t_ganeval", memorisation, d.gen, d.train, d.test, n_cells=n_cells, seed=s, kmeans=kmeans,
+                    device=device)
         out["cg"].append(float(mem.c_t))
         out["cr"].append(timed("c_t_reference", reference_c_t, d.gen, d.train, d.test, n_cells=n_cells,
                                seed=s + ref_seed_offset)[0])
+        if same_seed:
+            out["cs"].append(reference_c_t(d.gen, d.train, d.test, n_cells=n_cells, seed=s)[0])
         if not with_ndb:
             continue
         out["ng"].append(timed("ndb_ganeval", ndb, d.gen, d.train, bins=bins, seed=s, device=device).ndb)
         out["nr"].append(timed("ndb_reference", reference_ndb, d.gen, d.train, bins=bins, seed=s)[0])
         out["ni"].append(reference_ndb(d.gen, d.train, bins=bins, seed=s + ref_seed_offset)[0])
-    return CaseResult(case, dim, out["cg"], out["cr"], out["ng"], out["nr"], out["ni"], sec)
+    return CaseResult(case, dim, out["cg"], out["cr"], out["cs"], out["ng"], out["nr"], out["ni"], sec)

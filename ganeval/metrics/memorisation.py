@@ -8,8 +8,12 @@ Three views of the same question, all built on exact nearest-training-neighbour 
   samples score about ``percentile / 100``; a copying generator scores far more.
 * **C_T** (Meehan, Chaudhuri & Dasgupta 2020, "A non-parametric test to detect data-copying in
   generative models", AISTATS), as the authors' ``data_copying_tests.py`` computes it: the
-  training set is cut into k-means cells (float64, ``n_init`` greedy-k-means++ restarts, the
-  least-inertia partition kept, as scikit-learn's ``KMeans`` in their experiments); in each cell
+  training set is cut into k-means cells by scikit-learn's ``KMeans`` (``n_init`` restarts,
+  ``random_state=seed``, fitted in float64 on the CPU), and test points and samples go to their
+  cell with ``predict``, as there, so that the same seed gives the authors' partition and their
+  C_T (``kmeans="torch"``: ganeval's own float64 k-means, :mod:`ganeval.metrics.kmeans`, on the
+  features' device, for large feature sets on a GPU; its partitions differ from scikit-learn's
+  run for run but agree in distribution, docs/validity.md); in each cell
   the distances of samples and of test points to the cell's training points are compared with a
   Mann-Whitney U test, Z-scored with the authors' continuity correction (U centred at
   ``mn/2 - 0.5``; ``continuity=False`` drops it); C_T averages the Z-scores over the cells
@@ -44,7 +48,9 @@ from ..results import Result
 from ..validation import as_points, same_dim
 from .kmeans import kmeans, kmeans_fit
 
-__all__ = ["MemorisationResult", "kmeans", "memorisation", "nearest_neighbours"]
+__all__ = ["KMEANS", "MemorisationResult", "kmeans", "memorisation", "nearest_neighbours"]
+
+KMEANS = ("sklearn", "torch")  # the k-means that can cut C_T's cells; the first is the default
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class MemorisationResult(Result):
         cell_ids: the index of each used cell (``cell_z[i]`` belongs to cell ``cell_ids[i]``).
         cell_train_counts, cell_test_counts, cell_sample_counts: points of each kind in each cell.
         continuity: whether Z carries the authors' continuity correction.
+        kmeans: the k-means that cut the cells: "sklearn" (scikit-learn's ``KMeans``, the
+            authors' choice) or "torch" (:func:`ganeval.metrics.kmeans.kmeans_fit`).
         kmeans_restarts: k-means restarts (the least-inertia partition is kept).
         kmeans_inertia: the kept partition's within-cell sum of squares.
         authenticity: fraction of samples that are authentic (Alaa et al. 2022).
@@ -98,6 +106,7 @@ class MemorisationResult(Result):
     cell_test_counts: list[int]
     cell_sample_counts: list[int]
     continuity: bool
+    kmeans: str
     kmeans_restarts: int
     kmeans_inertia: float
     authenticity: float
@@ -181,13 +190,40 @@ class _Cells:
     inertia: float
 
 
-def _c_t(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, min_cell: int, seed: int,
-         n_init: int, continuity: bool, kw: dict[str, Any]) -> _Cells:
-    # k-means runs where the neighbour searches run (the GPU under device="cuda" / "auto")
+def _cells_sklearn(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, seed: int,
+                   n_init: int) -> tuple[dict[str, np.ndarray], float]:
+    """The authors' partition: scikit-learn ``KMeans`` fitted on the training rows in float64,
+    test points and samples assigned with ``predict`` (their nearest centre), as
+    ``data_copying_tests.py`` does. Returns the cell of each point (keys "tr", "te", "s") and
+    the inertia."""
+    from sklearn.cluster import KMeans
+
+    def f64(x: torch.Tensor) -> np.ndarray:
+        return x.detach().cpu().double().numpy()
+
+    km = KMeans(n_clusters=n_cells, n_init=n_init, random_state=seed).fit(f64(tr))
+    cell = {"tr": km.labels_.astype(np.int64), "te": km.predict(f64(te)).astype(np.int64),
+            "s": km.predict(f64(s)).astype(np.int64)}
+    return cell, float(km.inertia_)
+
+
+def _cells_torch(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, seed: int, n_init: int,
+                 kw: dict[str, Any]) -> tuple[dict[str, np.ndarray], float]:
+    """ganeval's own k-means (:func:`kmeans_fit`), run where the neighbour searches run (the GPU
+    under device="cuda" / "auto"); test points and samples go to their exact nearest centre."""
     fit = kmeans_fit(tr.to(_device(kw["device"], tr)), n_cells, seed=seed, n_init=n_init)
     centres = fit.centres.to(tr.device)
     cell = {"tr": fit.labels.cpu().numpy(),
             "te": knn(te, centres, 1, **kw)[1][:, 0].numpy(), "s": knn(s, centres, 1, **kw)[1][:, 0].numpy()}
+    return cell, fit.inertia
+
+
+def _c_t(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, min_cell: int, seed: int,
+         n_init: int, continuity: bool, how: str, kw: dict[str, Any]) -> _Cells:
+    if how == "sklearn":
+        cell, inertia = _cells_sklearn(s, tr, te, n_cells, seed, n_init)
+    else:
+        cell, inertia = _cells_torch(s, tr, te, n_cells, seed, n_init, kw)
     counts = {k: np.bincount(v, minlength=n_cells) for k, v in cell.items()}
     weights, zs, used = [], [], []
     for c in range(n_cells):
@@ -204,7 +240,7 @@ def _c_t(s: torch.Tensor, tr: torch.Tensor, te: torch.Tensor, n_cells: int, min_
         used.append(c)
     c_t = float(np.dot(weights, zs) / np.sum(weights)) if zs else None
     return _Cells(c_t=c_t, z=zs, used=used, train_counts=counts["tr"].tolist(), test_counts=counts["te"].tolist(),
-                  sample_counts=counts["s"].tolist(), inertia=fit.inertia)
+                  sample_counts=counts["s"].tolist(), inertia=inertia)
 
 
 def _train_nn_distance(tr: torch.Tensor, idx: np.ndarray, kw: dict[str, Any]) -> dict[int, float]:
@@ -231,8 +267,8 @@ def _check_cells(n_cells: int, m: int, n: int, min_cell: int) -> None:
 
 
 def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0, n_cells: int | None = None,
-                 min_cell_samples: int = 20, n_init: int = 10, continuity: bool = True, seed: int = 0,
-                 memory_budget: int | None = None, device: str | torch.device | None = None) -> MemorisationResult:
+                 min_cell_samples: int = 20, n_init: int = 10, continuity: bool = True, kmeans: str = "sklearn",
+                 seed: int = 0, memory_budget: int | None = None, device: str | torch.device | None = None) -> MemorisationResult:
     """Nearest-training-neighbour memorisation statistics: copy rate, C_T, authenticity.
 
     Args:
@@ -248,6 +284,10 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
         min_cell_samples: τ·m of the paper (20): a cell enters C_T when it holds *more* samples.
         n_init: k-means restarts (10, as the authors' experiments with scikit-learn's KMeans).
         continuity: the authors' continuity correction in each cell's Z (U centred at mn/2 − 0.5).
+        kmeans: which k-means cuts the cells: "sklearn" (default: scikit-learn's ``KMeans`` in
+            float64 on the CPU, ``random_state=seed``, the authors' partition for the same seed)
+            or "torch" (ganeval's own, :func:`ganeval.metrics.kmeans.kmeans_fit`, on the
+            features' device: for large feature sets on a GPU).
         seed: k-means seed.
         memory_budget: workspace bound in bytes for the neighbour searches.
         device: "cpu", "cuda", "auto" or None.
@@ -257,7 +297,8 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
 
     Raises:
         GanevalError: fewer than 2 rows in any input, NaN / Inf, mismatched dimensions,
-            ``percentile`` outside (0, 100), bad ``n_cells`` / ``min_cell_samples`` / ``n_init``,
+            ``percentile`` outside (0, 100), bad ``n_cells`` / ``min_cell_samples`` / ``n_init`` /
+            ``kmeans``,
             an ``n_cells`` too large for the samples or test points.
     """
     s = as_points(samples, "samples", min_rows=2)
@@ -272,6 +313,11 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
         raise GanevalError(f"`min_cell_samples` must be an integer >= 2, got {min_cell_samples!r}.")
     if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
         raise GanevalError(f"`n_init` (k-means restarts) must be an integer >= 1, got {n_init!r}.")
+    if not isinstance(kmeans, str) or kmeans not in KMEANS:
+        raise GanevalError(f"`kmeans` must be one of {', '.join(map(repr, KMEANS))} (the k-means that cuts C_T's "
+                           f"cells), got {kmeans!r}.")
+    if kmeans == "sklearn" and not 0 <= int(seed) < 2 ** 32:
+        raise GanevalError(f"`seed` must be in [0, 2**32) for scikit-learn's KMeans (kmeans='sklearn'), got {seed!r}.")
     explicit = n_cells is not None
     if n_cells is None:
         n_cells = int(np.clip(min(m, n) // 50, 1, 50))
@@ -289,7 +335,7 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
     if n * percentile / 100 < 3:
         warnings.append(f"the copy threshold (percentile {percentile:g} of {n} test distances) rests on fewer "
                         "than 3 test points; use more test data or a larger percentile.")
-    cells = _c_t(s, tr, te, int(n_cells), int(min_cell_samples), int(seed), int(n_init), bool(continuity), kw)
+    cells = _c_t(s, tr, te, int(n_cells), int(min_cell_samples), int(seed), int(n_init), bool(continuity), kmeans, kw)
     empty = sum(1 for t in cells.test_counts if t == 0)
     sparse = sum(1 for t, q in zip(cells.test_counts, cells.sample_counts) if t > 0 and q <= min_cell_samples)
     if cells.c_t is None:
@@ -309,7 +355,7 @@ def memorisation(samples: Any, train: Any, test: Any, *, percentile: float = 1.0
         c_t=cells.c_t, n_cells=int(n_cells), cells_used=len(cells.z), cell_z=cells.z,
         min_cell_samples=int(min_cell_samples), cells_empty=empty, cells_sparse=sparse, cell_ids=cells.used,
         cell_train_counts=cells.train_counts, cell_test_counts=cells.test_counts,
-        cell_sample_counts=cells.sample_counts, continuity=bool(continuity), kmeans_restarts=int(n_init),
+        cell_sample_counts=cells.sample_counts, continuity=bool(continuity), kmeans=kmeans, kmeans_restarts=int(n_init),
         kmeans_inertia=cells.inertia,
         authenticity=float(authentic.mean()), authenticity_baseline=float(base_authentic.mean()),
         n_samples=int(m), n_train=int(n_tr), n_test=int(n), dim=int(s.shape[1]),

@@ -12,7 +12,10 @@ Options (``evaluate(..., options={"parzen": {"refine": 5}})``):
 * ``memorisation``: ``features`` (False: pixels, as Figure 2 of the paper), ``percentile`` (1),
   ``n_cells`` (default see :func:`ganeval.metrics.memorisation`), ``min_cell_samples`` (20;
   a cell needs more), ``n_init`` (10 k-means restarts), ``continuity`` (True: the authors'
-  correction), ``memory_budget``. Samples against the train split, baseline = the test split.
+  correction), ``kmeans`` ("sklearn": C_T's cells from scikit-learn's ``KMeans`` on the CPU, as
+  the authors' code, so the same seed gives their partition; "torch": ganeval's own k-means on
+  the evaluation's device, for large feature sets on a GPU), ``memory_budget``. Samples against
+  the train split, baseline = the test split.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ..metrics.memorisation import MemorisationResult, memorisation
+from ..metrics.memorisation import KMEANS, MemorisationResult, memorisation
 from ..metrics.parzen import PAPER_SIGMAS, ParzenResult, parzen, scaled_sigmas
 from ..registry import Context, OptionSpec, register_metric
 
@@ -104,12 +107,17 @@ def _parzen(ctx: Context) -> ParzenResult:
                           "n_init": OptionSpec(int, 10, "k-means restarts of C_T's cells"),
                           "continuity": OptionSpec(bool, True, "the authors' continuity correction in each "
                                                    "cell's Z"),
+                          "kmeans": OptionSpec(str, KMEANS[0], "k-means of C_T's cells: 'sklearn' (scikit-learn's "
+                                               "KMeans on the CPU, the authors' partition for the same seed) or "
+                                               "'torch' (ganeval's own, on the device: large feature sets on a GPU)",
+                                               choices=KMEANS),
                           "memory_budget": _MEMORY},
                  citation="Meehan et al., A Non-Parametric Test to Detect Data-Copying, AISTATS 2020; "
                           "Alaa et al., How Faithful is your Synthetic Data?, ICML 2022")
 def _memorisation(ctx: Context) -> MemorisationResult:
     name = "memorisation"
-    casts = {"percentile": float, "n_cells": int, "min_cell_samples": int, "n_init": int, "continuity": bool}
+    casts = {"percentile": float, "n_cells": int, "min_cell_samples": int, "n_init": int, "continuity": bool,
+             "kmeans": str}
     opts: dict[str, Any] = {k: cast(ctx.option(name, k)) for k, cast in casts.items() if ctx.option(name, k) is not None}
     res = memorisation(_points(ctx, name, "fake"), _points(ctx, name, "train"), _points(ctx, name, "test"),
                        seed=ctx.seed, memory_budget=ctx.option(name, "memory_budget", None), device=ctx.device,
