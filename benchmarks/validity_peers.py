@@ -114,7 +114,7 @@ def memorisation_line() -> None:
     from ganeval.metrics.kmeans import kmeans
 
     d = draw("copies", 2, 7, n_train=2000, n_test=500, n_gen=800)
-    res = memorisation(d.gen, d.train, d.test, n_cells=5, seed=1)
+    res = memorisation(d.gen, d.train, d.test, n_cells=5, seed=1, kmeans="torch")  # centres read back below
     c = kmeans(torch.from_numpy(d.train), 5, seed=1).numpy()
     cell = {k: NearestNeighbors(n_neighbors=1).fit(c).kneighbors(x)[1][:, 0]
             for k, x in (("t", d.train), ("p", d.test), ("q", d.gen))}
