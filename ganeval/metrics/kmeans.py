@@ -1,13 +1,16 @@
 """Lloyd's k-means in float64 with greedy k-means++ seeding and restarts, on any torch device.
 
-The cells of Meehan et al.'s C_T are k-means cells of the training set. Which partition k-means
-lands in moves C_T: a cell's |Z| grows with the cell's size, so a poorer local optimum (more
-unequal cells) gives a more extreme C_T. This module therefore does what the authors' code got
-from scikit-learn's ``KMeans`` (Meehan, Chaudhuri & Dasgupta 2020, the data-copying test's
-experiments): greedy k-means++ seeding (Arthur & Vassilvitskii 2007; ``2 + floor(ln k)``
-candidates per centre, the best kept, as scikit-learn does), Lloyd iterations until no
-assignment changes, and ``n_init`` restarts of which the one with the smallest within-cluster
-sum of squares (inertia) is kept. Unlike scikit-learn it runs in row chunks (bounded memory) on
+The cells of Meehan et al.'s C_T are k-means cells of the training set. By default ganeval cuts
+them with scikit-learn's ``KMeans``, as the authors' code does, so that the same seed gives their
+partition; this module is the ``kmeans="torch"`` option of :func:`ganeval.metrics.memorisation`,
+for large feature sets on a GPU. Which partition k-means lands in moves C_T: a cell's |Z| grows
+with the cell's size, so a poorer local optimum (more unequal cells) gives a more extreme C_T.
+This module therefore does what the authors' code got from scikit-learn's ``KMeans`` (Meehan,
+Chaudhuri & Dasgupta 2020, the data-copying test's experiments), though not draw for draw:
+greedy k-means++ seeding (Arthur & Vassilvitskii 2007; ``2 + floor(ln k)`` candidates per
+centre, the best kept, as scikit-learn does), Lloyd iterations until no assignment changes, and
+``n_init`` restarts of which the one with the smallest within-cluster sum of squares (inertia)
+is kept. Unlike scikit-learn it runs in row chunks (bounded memory) on
 the CPU or CUDA, with sums in float64 whatever the input's dtype.
 """
 
