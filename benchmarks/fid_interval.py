@@ -14,7 +14,9 @@ memory. "exact" is the implementation before issue 20 (float64 weighted statisti
 factorisation per replicate: the reference); "mixed" is what ``fid`` runs now (float64 set-up,
 float32 replicates in the full sample's eigenbasis); "eig64" (float32 syrk, float64 factorisation
 and eigenvalues: ``fid``'s default before) and "float32" (everything in float32 in the original
-basis) are timed for reference only.
+basis) are timed for reference only. Last, the float32 floor: the BLAS/LAPACK kernels one replicate of this
+kind cannot avoid (two ``syrk`` on the resampled rows, ``spotrf``, ``ssygst``, ``ssyevd`` eigenvalues), timed
+alone on the same shapes, and the most any such replicate could gain over the exact one on this host.
 
 Part 2 (agreement): ``fid(..., bootstrap=100)`` endpoints against the exact method's on the same
 100 resamples, at ``--check-dim`` x ``--check-n`` (small enough to run 100 exact replicates).
@@ -39,7 +41,7 @@ from nearest import PeakRSS, machine_line, matmul_gflops, report_rate  # noqa: E
 
 from ganeval.metrics import fid  # noqa: E402
 from ganeval.metrics import frechet_bootstrap as fb  # noqa: E402
-from ganeval.metrics.frechet import _replicates  # noqa: E402
+from ganeval.metrics.frechet import _gaussian, _replicates  # noqa: E402
 
 
 def synthetic(n: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,6 +75,9 @@ def speed(r: torch.Tensor, f: torch.Tensor, timed: int, rounds: int, extra: list
     setup = {m: float("inf") if m in fb.PRECISIONS else 0.0 for m in methods}
     peak = {m: 0.0 for m in methods}
     worst_rel = {m: 0.0 for m in methods[1:]}
+    # fid() hands its point estimate's float64 covariances to the replicates ("mixed" builds its basis
+    # from them); they are part of the point estimate's time, so they are computed here untimed.
+    covs = (_gaussian(r).sigma, _gaussian(f).sigma)
     for k in range(rounds):
         reps = {}
         for m in methods:
@@ -80,7 +85,7 @@ def speed(r: torch.Tensor, f: torch.Tensor, timed: int, rounds: int, extra: list
                 if m in fb.PRECISIONS:  # set-up and replicates timed apart inside
                     timings: dict[str, float] = {}
                     reps[m] = fb.replicates(r, f, _counts(r.shape[0], f.shape[0], 1000 + k), timed, _no_exact,
-                                            precision=m, timings=timings)
+                                            precision=m, timings=timings, covariances=covs)
                     setup[m] = min(setup[m], timings["setup"])
                     best[m] = min(best[m], timings["replicates"] / timed)
                 else:
@@ -105,6 +110,44 @@ def speed(r: torch.Tensor, f: torch.Tensor, timed: int, rounds: int, extra: list
     for m in methods[1:]:
         print(f"  {m}: {best['exact'] / best[m]:.2f}x per replicate, {total['exact'] / total[m]:.2f}x for a "
               f"100-replicate FID (point estimate and set-up included)" + (" <- fid's default" if m == "mixed" else ""))
+    kern = floor(r, f)
+    print(f"  float32 floor of one replicate (the kernels alone: 2 x syrk on 63% of the rows, spotrf, ssygst, "
+          f"ssyevd values; best of 3): {kern['total']:.2f} s = "
+          + ", ".join(f"{n} {v:.3f}" for n, v in kern.items() if n != "total"))
+    print(f"  at that floor, with no set-up and a free point estimate: {best['exact'] / kern['total']:.2f}x per "
+          f"replicate, {total['exact'] / (100 * kern['total']):.2f}x for a 100-replicate FID (the most any float32 "
+          "replicate of this kind can give here)")
+
+
+def floor(r: torch.Tensor, f: torch.Tensor) -> dict[str, float]:
+    """Seconds of the LAPACK/BLAS kernels one float32 replicate cannot avoid, on these features' shapes."""
+    import scipy.linalg
+    from scipy.linalg import blas, lapack
+
+    rng = np.random.default_rng(0)
+
+    def best(fn: Callable[[], object]) -> float:
+        out = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            fn()
+            out = min(out, time.perf_counter() - t)
+        return out
+
+    rows = [x.numpy()[np.flatnonzero(np.bincount(rng.integers(0, len(x), len(x)), minlength=len(x)))]
+            - x.numpy().mean(0) for x in (r, f)]
+    s1, s2 = (blas.ssyrk(1.0, np.ascontiguousarray(x).T, trans=0, lower=1) for x in rows)
+    c = lapack.spotrf(s1, lower=1)[0]
+    m = lapack.ssygst(s2, c, itype=2, lower=1)[0]
+    syrk = 0.0
+    for x in rows:
+        syrk += best(lambda: blas.ssyrk(1.0, x.T, trans=0, lower=1))  # noqa: B023 (called before x moves on)
+    k = {"syrk x 2": syrk,
+         "spotrf": best(lambda: lapack.spotrf(s1, lower=1)),
+         "ssygst": best(lambda: lapack.ssygst(s2, c, itype=2, lower=1)),
+         "ssyevd": best(lambda: scipy.linalg.eigh(m, eigvals_only=True, lower=True, driver="evd", check_finite=False))}
+    k["total"] = sum(k.values())
+    return k
 
 
 def agreement(d: int, n: int, seed: int) -> None:

@@ -474,10 +474,11 @@ def fid(real_features: Any, fake_features: Any, *, bootstrap: int | None = None,
     if not 0 < confidence < 1:
         raise GanevalError(f"`confidence` must be in (0, 1), got {confidence!r}.")
     notes: list[str] = []
-    value = _frechet(_gaussian(r, name="real_features"), _gaussian(f, name="fake_features"), notes)
+    gr, gf = _gaussian(r, name="real_features"), _gaussian(f, name="fake_features")
+    value = _frechet(gr, gf, notes)
     lo = hi = std = None
     if bootstrap:
-        reps = _replicates(r, f, int(bootstrap), seed, value=value)
+        reps = _replicates(r, f, int(bootstrap), seed, value=value, covariances=(gr.sigma, gf.sigma))
         alpha = (1 - confidence) / 2
         q_lo, q_hi = np.quantile(reps, [alpha, 1 - alpha])
         # Resampling with replacement inflates FID (duplicate rows act like a smaller N), so the
@@ -493,7 +494,8 @@ def fid(real_features: Any, fake_features: Any, *, bootstrap: int | None = None,
 
 
 def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method: str = "auto",
-                value: float | None = None) -> np.ndarray:
+                value: float | None = None, covariances: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> np.ndarray:
     """FID of ``n_rep`` bootstrap resamples of both sets (the same resamples whatever the method).
 
     ``method``: "exact" (float64 statistics and factorisation per replicate, the reference),
@@ -501,7 +503,8 @@ def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method:
     covariances from one ``syrk`` of the resampled rows; "mixed" runs the replicates in float32 in
     the full sample's eigenbasis, "eig64" is the float64-eigenvalue path before it), "auto" ("mixed" when the resampled covariances are full
     rank, "exact" otherwise, e.g. fewer rows than dimensions). ``value`` (the point estimate) lets
-    "mixed" fall back to float64 for near-identical sets.
+    "mixed" fall back to float64 for near-identical sets; ``covariances`` (the point estimate's
+    float64 covariances) spare "mixed" computing them again for its basis.
     """
     rng = np.random.default_rng(seed)
 
@@ -516,7 +519,7 @@ def _replicates(r: torch.Tensor, f: torch.Tensor, n_rep: int, seed: int, method:
         method = "mixed" if fb.fast_path_applies(r.shape[0], f.shape[0], r.shape[1]) else "exact"
     if method == "exact":
         return np.array([exact(*counts()) for _ in range(n_rep)])
-    return fb.replicates(r, f, counts, n_rep, exact, precision=method, value=value)
+    return fb.replicates(r, f, counts, n_rep, exact, precision=method, value=value, covariances=covariances)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ float64 (they cost O(N D)). Then ``tr sqrt(S1 S2)`` as in :mod:`ganeval.metrics.
 Precision ("mixed", the default): the eigenvalues of ``S1 S2`` span the square of the covariances'
 dynamic range, and a float32 eigensolver's error is about 6e-8 times the *largest* eigenvalue,
 which the square roots of the small ones amplify. The replicates are therefore computed in a basis
-where float32 is enough: once, in float64, the full sample's ``S1 = L0 L0^T`` and the eigenvectors
-``U`` of ``L0^T S2 L0`` (eigenvalues ``lam`` in decreasing order) give ``K = L0 U`` with
-``K^T S2 K = diag(lam)`` and ``K^-1 S1 K^-T = I``; the rows are transformed once
-(``x1 K^-T``, ``x2 K``). ``S1 S2`` is similar to the product of the transformed covariances, so the
+where float32 is enough: once, the full sample's ``S1 = L0 L0^T`` (float64, from the point
+estimate's covariances when ``fid`` passes them) and the eigenvectors ``U`` of ``L0^T S2 L0``
+(float32 suffices: ``U`` only has to grade the matrices; eigenvalues ``lam`` in decreasing order)
+give ``K = L0 U`` with ``K^T S2 K ~ diag(lam)`` and ``K^-1 S1 K^-T ~ I``; the rows are transformed
+once (``x1 K^-T``, ``x2 K``, one float32 product each: any invertible basis leaves the eigenvalues
+of ``S1 S2`` unchanged, and the round-off is a fixed perturbation shared by every replicate). ``S1 S2`` is similar to the product of the transformed covariances, so the
 eigenvalues are the same, and in that basis a replicate's matrices are close to ``I`` and to
 ``diag(lam)``: well conditioned, and graded with the large entries first, where float32 Cholesky,
 ``sygst`` and the Householder tridiagonal reduction keep the small eigenvalues to about their own
@@ -47,7 +49,6 @@ from scipy.linalg import blas, lapack
 
 PRECISIONS = ("mixed", "eig64", "float32", "float64")
 MIXED_MAX_RATIO = 1e3
-_BLOCK = 2048  # rows per block of the one-off basis change (bounds its float64 temporaries)
 
 
 class _Side:
@@ -68,11 +69,17 @@ class _Side:
         return blas.dsyrk(1.0 / (self.n - 1), self.xc64.T, trans=0, lower=1)
 
     def transform(self, a: np.ndarray) -> None:
-        """Replace the rows by ``(x_i - mu) a`` in float32 (computed in float64, block by block)."""
-        y = np.empty((self.n, a.shape[1]), np.float32)
-        for s in range(0, self.n, _BLOCK):
-            y[s:s + _BLOCK] = self.xc64[s:s + _BLOCK] @ a
-        self.xc, self.factor_dtype = y, np.float32
+        """Replace the rows by ``(x_i - mu) a`` in float32 (one float32 product).
+
+        Float32 is enough here: the basis only has to make the replicates' matrices graded, and
+        any invertible change of basis leaves the eigenvalues of ``S1 S2`` unchanged; the product's
+        round-off is a fixed perturbation of the rows, common to every replicate.
+        """
+        self.xc = self.xc32() @ a.astype(np.float32)
+        self.factor_dtype = np.float32
+
+    def xc32(self) -> np.ndarray:
+        return self.xc if self.xc.dtype == np.float32 else self.xc64.astype(np.float32)
 
     def ready(self) -> None:
         """Drop the float64 rows (only the set-up needs them) and allocate the replicates' buffer."""
@@ -99,16 +106,24 @@ class _Side:
         return d, scatter, float(w @ self.sq[keep])
 
 
-def _eigenbasis(r: _Side, f: _Side) -> tuple[np.ndarray, np.ndarray] | None:
+def _eigenbasis(r: _Side, f: _Side, covariances: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(K^-T, K)`` with ``K = L0 U`` (see the module docstring), or None when S1 is singular."""
-    l0, info = lapack.dpotrf(r.covariance(), lower=1, clean=1, overwrite_a=1)
+    s1, s2 = (r.covariance(), f.covariance()) if covariances is None else (
+        np.array(c, dtype=np.float64, order="F") for c in covariances)
+    l0, info = lapack.dpotrf(s1, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         return None
-    m0, info = lapack.dsygst(f.covariance(), l0, itype=2, lower=1, overwrite_a=1)
+    m0, info = lapack.dsygst(s2, l0, itype=2, lower=1, overwrite_a=1)
     if info != 0:
         return None
-    _, u = scipy.linalg.eigh(m0, lower=True, driver="evd", check_finite=False, overwrite_a=True)
-    u = np.asfortranarray(u[:, ::-1])  # decreasing eigenvalues: the large entries first (graded)
+    # Eigenvectors in float32: U only has to grade the replicates' matrices (its float32 error
+    # couples large and small directions about 1e-7 of the largest eigenvalue, far below their
+    # resampling fluctuations), and L0 U and L0^-T U stay an exact pair of bases up to U's
+    # orthogonality (1e-7), the same for every replicate.
+    _, u32 = scipy.linalg.eigh(m0.astype(np.float32), lower=True, driver="evd", check_finite=False,
+                               overwrite_a=True)
+    u = np.asfortranarray(u32[:, ::-1], dtype=np.float64)  # decreasing eigenvalues: the large entries first
     k = blas.dtrmm(1.0, l0, u, side=0, lower=1)  # L0 U
     k_inv_t = blas.dtrsm(1.0, l0, u, side=0, lower=1, trans_a=1)  # L0^-T U
     return k_inv_t, k
@@ -130,7 +145,8 @@ def _trace_sqrt(s1: np.ndarray, s2: np.ndarray) -> float | None:
 
 def replicates(real: torch.Tensor, fake: torch.Tensor, counts: Callable[[], tuple[np.ndarray, np.ndarray]],
                n_rep: int, exact: Callable[[np.ndarray, np.ndarray], float], precision: str = "mixed",
-               value: float | None = None, timings: dict[str, float] | None = None) -> np.ndarray:
+               value: float | None = None, timings: dict[str, float] | None = None,
+               covariances: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """FID of ``n_rep`` bootstrap resamples.
 
     Args:
@@ -148,6 +164,8 @@ def replicates(real: torch.Tensor, fake: torch.Tensor, counts: Callable[[], tupl
             ``MIXED_MAX_RATIO * value`` (near-identical sets, where FID is a small difference of
             large terms) run in "float64".
         timings: if given, receives "setup" and "replicates" (seconds; for benchmarks).
+        covariances: the full samples' (D, D) float64 covariances when the caller has them (the
+            point estimate's): "mixed" then builds its basis from them instead of recomputing.
 
     Returns:
         (n_rep,) float64 replicate FIDs.
@@ -167,7 +185,7 @@ def replicates(real: torch.Tensor, fake: torch.Tensor, counts: Callable[[], tupl
     rows = np.float64 if precision == "float64" else np.float32
     factor = np.float32 if precision == "float32" else np.float64
     r, f = _Side(real, rows, factor), _Side(fake, rows, factor)
-    basis = _eigenbasis(r, f) if precision == "mixed" else None
+    basis = _eigenbasis(r, f, covariances) if precision == "mixed" else None
     if basis is not None:
         r.transform(basis[0])
         f.transform(basis[1])
