@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
                        "Exit codes: 0 all done, 1 some jobs failed (listed), 2 bad input, 130/143 stopped by a "
                        "signal (finished records kept; re-run the same command to finish).")
     p.add_argument("paths", nargs="+", help="checkpoint files, run folders or globs")
-    add_eval_flags(p)
+    add_eval_flags(p, optional_data=True)  # --reference stats.npz: FID of every checkpoint without the images
     p.add_argument("--seeds", default=None, help="sampling seeds, e.g. 0,1,2 or 0-4 (default: --seed)")
     p.add_argument("--store", default=None, help="result store folder (default $GANEVAL_STORE or "
                    "~/.cache/ganeval/results)")

@@ -57,7 +57,7 @@ def to_frame(evaluations: list[Evaluation], items: list[Item] | None = None) -> 
     return pd.DataFrame(rows)
 
 
-def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data: str | Path | Dataset, *,
+def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data: str | Path | Dataset | None, *,
                   return_evaluations: bool = False, workers: int | None = None, ray: bool | str | None = None,
                   store: str | Path | None = None, **kwargs: Any) -> Any:
     """Evaluate several checkpoints (or run folders) on one dataset; one DataFrame row each.
@@ -65,7 +65,9 @@ def evaluate_many(paths: Source | Iterable[Source] | Mapping[str, Source], data:
     Args:
         paths: checkpoint paths, run folders (expanded to their checkpoints ordered by step),
             :class:`Generator` objects, sample arrays, or a mapping ``{label: any of those}``.
-        data: dataset name, path or :class:`Dataset` (loaded once).
+        data: dataset name, path or :class:`Dataset` (loaded once); None with a statistics file as
+            ``fid``'s reference (``options={"fid": {"reference": "stats.npz"}}``): the file is the
+            whole reference, as in :func:`ganeval.evaluate` (fid and is only), on the engine too.
         return_evaluations: also return the :class:`Evaluation` objects (with samples, for plots).
         workers, ray, store: run on the sweep engine (:mod:`ganeval.sweep`): ``workers`` local
             processes, or Ray (True: local, or an address), recording every job in the result

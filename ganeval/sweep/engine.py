@@ -85,7 +85,7 @@ def reference_splits(metrics: list[str], options: dict[str, dict[str, Any]]) -> 
     splits = {"train"}
     for m in metrics:
         ref = options.get(m, {}).get("reference")
-        if isinstance(ref, str):
+        if isinstance(ref, str) and not ref.endswith(".npz"):  # a statistics file is read, not extracted
             splits.add(ref)
         if m in ("parzen", "memorisation"):
             splits.update(("val", "test"))
@@ -98,7 +98,10 @@ def reference_features(settings: Settings, dataset: Any, metrics: list[str]) -> 
     from .._utils import resolve_device
     from ..evaluate import DEFAULT_FEATURES
     from ..features import cached_features, default_extractor_for, get_extractor
+    from ..features.stats_files import StatisticsDataset
 
+    if isinstance(dataset, StatisticsDataset):  # a statistics file alone: no rows to extract features of
+        return {}
     name = settings.features or DEFAULT_FEATURES.get(dataset.kind) or default_extractor_for(dataset)
     try:
         ext = get_extractor(name, device=resolve_device(settings.device), **settings.extractor_options)
@@ -109,12 +112,49 @@ def reference_features(settings: Settings, dataset: Any, metrics: list[str]) -> 
     return {s: cached_features(ext, dataset, s).numpy() for s in reference_splits(metrics, settings.options)}
 
 
+def reference_for(settings: Settings) -> tuple[Settings, Any]:
+    """The sweep's reference at planning time, and the settings every job runs with.
+
+    With data, the dataset. Without (``settings.data`` None), fid's statistics file is the whole
+    reference, as in :func:`ganeval.evaluate`: a
+    :class:`~ganeval.features.stats_files.StatisticsDataset` for the metric checks and the keys, and
+    the file's extractor and resize mode folded into the settings (unless named), so that the keys
+    name the extractor every worker uses. Workers build the reference themselves from the path.
+
+    Raises:
+        GanevalError: neither data nor a statistics file, or the file is missing or unreadable.
+    """
+    from ..features.stats_files import statistics_dataset, stats_reference
+    from .worker import dataset_for
+
+    if settings.data is not None:
+        return settings, dataset_for(settings)
+    path = stats_reference(settings.options)
+    if path is None:
+        raise GanevalError("No reference: pass the reference data (--data NAME_OR_PATH), or a statistics file as "
+                           "fid's reference (--reference stats.npz from `ganeval stats`) to sweep FID without it.")
+    # The stand-in shape serves only a file that records none, and only this planning copy, which
+    # nothing is sampled against: each worker draws one sample of its generator for the shape.
+    ref = statistics_dataset(path, sample_shape=(1,))
+    load = settings.load
+    features = load.features or ref.features
+    ext_opts = dict(load.extractor_options)
+    if ref.resize and features == "inception" and not ext_opts.get("resize"):
+        ext_opts["resize"] = ref.resize
+    return replace(settings, load=load.replace(features=features, extractor_options=ext_opts)), ref
+
+
 def _validate_metrics(metrics: list[str] | str | None, dataset: Any) -> list[str]:
     from ..evaluate import default_metrics
+    from ..features.stats_files import StatisticsDataset
     from ..registry import check_metric_names
 
-    names = metrics.split(",") if isinstance(metrics, str) else list(metrics or default_metrics(dataset))
+    stats_only = isinstance(dataset, StatisticsDataset)
+    default = ["fid"] if stats_only else default_metrics(dataset)
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics or default)
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if stats_only:  # kid, prdc, ...: evaluate's one error naming the metric and --data
+        dataset.check_metrics(names)
     check_metric_names(names, dataset)
     return names
 
@@ -143,19 +183,19 @@ def run_sweep(paths: list[str] | str | os.PathLike[str], settings: Settings, *, 
         GanevalError: bad input (paths, data, metric names, seeds, workers, unwritable store).
     """
     t0 = time.perf_counter()
-    from .worker import dataset_for
-
     if int(workers) < 1:
         raise GanevalError(f"--workers must be >= 1, got {workers}.")
     if int(retries) < 0:
         raise GanevalError(f"--retries must be >= 0, got {retries}.")
     st = store if isinstance(store, Store) else Store(store)
-    dataset = dataset_for(settings)
+    settings, dataset = reference_for(settings)
     names = _validate_metrics(metrics, dataset)
     from ..registry import check_options
 
     check_options(settings.options)  # unknown metrics / keys are errors, not silently ignored
-    settings = replace(settings, options={m: dict(settings.options.get(m, {})) for m in names if m in settings.options})
+    # fid's options name the statistics file that is the whole reference of every job, even of is alone
+    keep = dict.fromkeys([*names, *(["fid"] if settings.data is None else [])])
+    settings = replace(settings, options={m: dict(settings.options[m]) for m in keep if m in settings.options})
     checkpoints = expand_paths([str(paths)] if isinstance(paths, (str, os.PathLike)) else [str(p) for p in paths])
     jobs = plan(checkpoints, settings, dataset, names, list(seeds if seeds is not None else [0]))
     todo = [j for j in jobs if not st.done(j.key)]
@@ -277,12 +317,14 @@ def evaluate_many_on_engine(paths: Any, data: Any, *, workers: int | None = None
             isinstance(paths, (list, tuple)) and not all(isinstance(p, (str, os.PathLike)) for p in paths)):
         raise GanevalError("evaluate_many(workers=/ray=/store=) takes checkpoint paths or run folders (workers "
                            "load the files); evaluate in-memory generators without those arguments.")
-    if not isinstance(data, (str, os.PathLike)):
-        raise GanevalError("evaluate_many(workers=/ray=/store=) takes the dataset by name or path.")
+    if data is not None and not isinstance(data, (str, os.PathLike)):
+        raise GanevalError("evaluate_many(workers=/ray=/store=) takes the dataset by name or path (or None with "
+                           "a statistics file as fid's reference: options={'fid': {'reference': 'stats.npz'}}).")
     names = {f.name for f in dataclasses.fields(LoadOptions)}
     load = LoadOptions(**{k: v for k, v in kwargs.items() if k in names})
     extra = {k: v for k, v in kwargs.items() if k not in names}
-    settings = Settings(data=str(data), load=load, n_samples=n_samples, options=dict(options or {}), extra=extra)
+    settings = Settings(data=None if data is None else str(data), load=load, n_samples=n_samples,
+                        options=dict(options or {}), extra=extra)
     res = run_sweep([str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])], settings, metrics=metrics,
                     seeds=list(seeds) if seeds is not None else [seed], store=store, workers=int(workers or 1),
                     ray=ray, retries=retries)

@@ -6,7 +6,8 @@ one is not), the dataset and its split seed, the metric and its options, the fea
 with its weights hash and settings, the loader options that change what is loaded (latent spec),
 the device type, n_samples and the ganeval version. The key is the sha256 of that, as canonical
 JSON. Jobs of one (checkpoint, seed) travel together as a :class:`Task` so that the samples are
-drawn once for all of its metrics.
+drawn once for all of its metrics. A statistics file (``--reference stats.npz``, the whole
+reference when there is no data, or fid's alongside the data) is keyed by its sha256, not its path.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class Settings:
     """What every job of a sweep shares: data, loader options and sampling (picklable, small).
 
     Attributes:
-        data: dataset name or path.
+        data: dataset name or path; None when fid's statistics file (``options["fid"]["reference"]``)
+            is the whole reference.
         load: the loader options (:class:`ganeval.options.LoadOptions`: trust, latent spec, device,
             features, extractor options, state-dict factory, output range, conditional spec...).
         n_samples: samples per job (None: the data's default).
@@ -38,7 +40,7 @@ class Settings:
         extra: other keyword arguments of :func:`ganeval.evaluate` (e.g. ``stream``), part of the key.
     """
 
-    data: str
+    data: str | None
     load: LoadOptions = field(default_factory=LoadOptions)
     n_samples: int | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -136,11 +138,24 @@ def expand_paths(paths: list[str]) -> list[tuple[str, str, str | None]]:
 
 
 def data_identity(settings: Settings, dataset: Any) -> dict[str, Any]:
-    """The dataset's part of a key: its name and split seed, plus the file hash for a path."""
+    """The dataset's part of a key: its name and split seed, plus the file hash for a path; for a
+    statistics file alone (:class:`~ganeval.features.stats_files.StatisticsDataset`), its sha256."""
+    from ..features.stats_files import StatisticsDataset
+
+    if isinstance(dataset, StatisticsDataset):  # by content: a moved file is a hit, an edited one a miss
+        return {"statistics_only": True, "sha256": dataset.sha256}
     ident: dict[str, Any] = {"name": dataset.name, "split_seed": int(getattr(dataset, "seed", 0))}
-    if Path(str(settings.data)).exists():
+    if settings.data is not None and Path(settings.data).exists():
         ident["sha256"] = sha256_file(settings.data)
     return ident
+
+
+def options_identity(options: dict[str, Any]) -> dict[str, Any]:
+    """A metric's options as keyed: a statistics file named as its reference by the file's sha256."""
+    from ..features.stats_files import reference_provenance
+
+    prov = reference_provenance({"fid": options}, None)  # None: no statistics file (a split, or nothing)
+    return options | {"reference": {"statistics_sha256": prov["sha256"]}} if prov else options
 
 
 def extractor_identity(settings: Settings, dataset: Any) -> dict[str, Any]:
@@ -173,6 +188,7 @@ def plan(checkpoints: list[tuple[str, str, str | None]], settings: Settings, dat
               "features": extractor_identity(settings, dataset), "n_samples": settings.n_samples,
               "loader": settings.loader_identity(), "device": dev.type,
               "ganeval": __version__}
+    opts = {m: options_identity(settings.options.get(m, {})) for m in metrics}
     jobs: list[Job] = []
     for path, label, run in checkpoints:
         try:
@@ -182,7 +198,7 @@ def plan(checkpoints: list[tuple[str, str, str | None]], settings: Settings, dat
         for seed in seeds:
             for m in metrics:
                 ident = common | {"checkpoint_sha256": digest, "seed": int(seed), "metric": m,
-                                  "options": settings.options.get(m, {})}
+                                  "options": opts[m]}
                 jobs.append(Job(job_key(ident), path, digest, label, run, int(seed), m, ident))
     return jobs
 

@@ -27,9 +27,12 @@ def set_threads(n: int) -> None:
 
 
 def dataset_for(settings: Settings) -> Any:
-    """The dataset, loaded once per process."""
+    """The dataset, loaded once per process (None when a statistics file is the whole reference:
+    :func:`ganeval.evaluate` builds it from the file, and from one sample where it records no shape)."""
     from ..data import load_dataset
 
+    if settings.data is None:
+        return None
     kw = settings.load.dataset_kwargs()
     k = (settings.data, repr(sorted(kw.items())))
     if k not in _DATASETS:
@@ -68,10 +71,21 @@ def _now() -> str:
 
 
 def _error_text(exc: BaseException, task: Task) -> str:
+    stats = _statistics_file(task.settings)
+    if stats is not None and not os.access(stats, os.R_OK):
+        return (f"{stats}: cannot read the reference statistics file on worker host {socket.gethostname()}; "
+                "the --reference statistics file must be on storage every worker can read, as the checkpoints must.")
     if isinstance(exc, (FileNotFoundError, PermissionError)) or (isinstance(exc, OSError) and not os.path.exists(task.checkpoint)):
         return (f"{task.checkpoint}: cannot read the checkpoint on worker host {socket.gethostname()} ({exc}); "
                 "checkpoint paths must be on storage every worker can read.")
     return f"{type(exc).__name__}: {exc}"
+
+
+def _statistics_file(settings: Settings) -> str | None:
+    """The statistics file that is the whole reference (no data), or None."""
+    from ..features.stats_files import stats_reference
+
+    return stats_reference(settings.options) if settings.data is None else None
 
 
 def _record(task: Task, job: Any, *, ev: Any = None, error: str | None = None, elapsed: float,
@@ -82,7 +96,8 @@ def _record(task: Task, job: Any, *, ev: Any = None, error: str | None = None, e
     ck = prov.get("checkpoint") or {}
     return {"key": job.key, "status": "ok" if error is None else "failed", "error": error,
             "metric": job.metric, "result": ev.metric_dict(job.metric) if ev is not None else None,
-            "data": task.settings.data if ev is None else ev.data, "seed": task.seed,
+            "data": (task.settings.data or _statistics_file(task.settings)) if ev is None else ev.data,
+            "seed": task.seed,
             "n_samples": prov.get("n_samples", task.settings.n_samples),
             "checkpoint": {"path": task.checkpoint, "label": task.label, "run": task.run, "step": ck.get("step"),
                            "sha256": task.sha256, "kind": ck.get("kind")},
@@ -112,13 +127,20 @@ def run_task(task: Task, features: dict[str, Any] | None = None) -> list[dict[st
         err = _error_text(exc, task)
         return [_record(task, j, error=err, elapsed=time.perf_counter() - t0, device=str(s.device)) for j in task.jobs]
 
+    planned_stats = task.jobs[0].identity.get("data", {}).get("sha256") if s.data is None else None
+
     def one(metrics: list[str]) -> Any:
+        # Without data, fid's options name the statistics file that is the reference of every metric.
+        wanted = [*metrics, *(["fid"] if s.data is None else [])]
         ev = evaluate(task.checkpoint, dataset, metrics=metrics, seed=task.seed, device=dev,
-                      options={m: s.options[m] for m in metrics if m in s.options}, **s.eval_kwargs())
+                      options={m: s.options[m] for m in wanted if m in s.options}, **s.eval_kwargs())
         sha = ev.provenance.get("checkpoint", {}).get("sha256")
         if sha is not None and sha != task.sha256:
             raise RuntimeError(f"{task.checkpoint}: the file changed during the sweep (sha256 {sha[:12]}… now, "
                                f"{task.sha256[:12]}… when planned); re-run the sweep.")
+        ref = (ev.provenance.get("reference") or {}).get("sha256")
+        if planned_stats is not None and ref != planned_stats:
+            raise RuntimeError(f"{_statistics_file(s)}: the statistics file changed during the sweep; re-run it.")
         return ev
 
     try:
