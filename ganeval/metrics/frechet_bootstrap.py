@@ -35,6 +35,10 @@ the endpoints to a float64 bootstrap on the same resamples. A replicate whose co
 numerically positive definite in the working precision (singular features, too few distinct rows)
 is handed to the exact float64 path, and so is the whole bootstrap when the full sample's ``S1``
 is singular.
+
+:class:`SharedReference` serves paired comparisons (several models, one reference, shared resampling
+counts): the reference's resampled covariance and its Cholesky factor are formed once per replicate
+and shared by every model, in the "eig64" precision (there is no single eigenbasis for several models).
 """
 
 from __future__ import annotations
@@ -129,12 +133,21 @@ def _eigenbasis(r: _Side, f: _Side, covariances: tuple[np.ndarray, np.ndarray] |
     return k_inv_t, k
 
 
+def _factor(s1: np.ndarray) -> np.ndarray | None:
+    """Cholesky factor of a lower triangle (overwritten), or None when it is not numerically positive definite."""
+    c, info = (lapack.spotrf if s1.dtype == np.float32 else lapack.dpotrf)(s1, lower=1, overwrite_a=1)
+    return c if info == 0 else None
+
+
 def _trace_sqrt(s1: np.ndarray, s2: np.ndarray) -> float | None:
     """``tr sqrt(S1 S2)`` from lower triangles (overwritten), or None when S1 is not numerically positive definite."""
-    potrf, sygst = (lapack.spotrf, lapack.ssygst) if s1.dtype == np.float32 else (lapack.dpotrf, lapack.dsygst)
-    c, info = potrf(s1, lower=1, overwrite_a=1)
-    if info != 0:
-        return None
+    c = _factor(s1)
+    return None if c is None else _trace_sqrt_factored(c, s2)
+
+
+def _trace_sqrt_factored(c: np.ndarray, s2: np.ndarray) -> float | None:
+    """``tr sqrt(S1 S2)`` given S1's Cholesky factor ``c`` (kept) and S2's lower triangle (overwritten)."""
+    sygst = lapack.ssygst if c.dtype == np.float32 else lapack.dsygst
     # itype=2, lower: S2's lower triangle becomes L^T S2 L (the eigenvalues of S2 S1).
     m, info = sygst(s2, c, itype=2, lower=1, overwrite_a=1)
     if info != 0:
@@ -206,13 +219,60 @@ def replicates(real: torch.Tensor, fake: torch.Tensor, counts: Callable[[], tupl
             continue
         if basis is not None:  # the mean shifts back in the original basis: rows x K^-T and x K
             d1, d2 = d1 @ basis[1].T, d2 @ basis[0].T
-        n1, n2 = float(cr.sum()), float(cf.sum())
-        diff = r.mu - f.mu + d1 - d2
-        traces = (q1 - n1 * float(d1 @ d1)) / (n1 - 1) + (q2 - n2 * float(d2 @ d2)) / (n2 - 1)
-        out[i] = max(float(diff @ diff) + traces - 2.0 * scale * tr_sqrt, 0.0)
+        out[i] = _value(r, f, (d1, q1, float(cr.sum())), (d2, q2, float(cf.sum())), scale * tr_sqrt)
     if timings is not None:
         timings.update(setup=setup_done - start, replicates=time.perf_counter() - setup_done)
     return out
+
+
+def _value(r: _Side, f: _Side, a: tuple[np.ndarray, float, float], b: tuple[np.ndarray, float, float],
+           tr_sqrt: float) -> float:
+    """A replicate's FID from each side's (mean shift in the original basis, ``sum w ||x - mu||^2``,
+    resample size) and ``tr sqrt(S1 S2)`` of the covariances."""
+    (d1, q1, n1), (d2, q2, n2) = a, b
+    diff = r.mu - f.mu + d1 - d2
+    traces = (q1 - n1 * float(d1 @ d1)) / (n1 - 1) + (q2 - n2 * float(d2 @ d2)) / (n2 - 1)
+    return max(float(diff @ diff) + traces - 2.0 * tr_sqrt, 0.0)
+
+
+class SharedReference:
+    """FID replicates of several generated sets against one reference under shared resampling counts.
+
+    For paired comparisons (:mod:`ganeval.paired`), where every model's replicate resamples the
+    same reference rows and the same latent rows: the reference's resampled covariance and its
+    Cholesky factor are formed once per replicate and shared by every model. Precision "eig64"
+    (float32 ``syrk`` of the resampled rows, float64 factorisation and eigenvalues in the original
+    basis: 2e-6 relative of float64 on 2048-d features); no shared eigenbasis exists for several
+    models, so "mixed" does not apply.
+    """
+
+    def __init__(self, real: torch.Tensor, fakes: list[torch.Tensor]) -> None:
+        self.real = _Side(real, np.float32, np.float64)
+        self.real.ready()
+        self.fakes: list[_Side] = []
+        for x in fakes:
+            side = _Side(x, np.float32, np.float64)
+            if self.fakes and self.fakes[0].xc.shape == side.xc.shape:
+                del side.xc64
+                side._buf = self.fakes[0]._buf  # one gather buffer for every model (used one at a time)
+            else:
+                side.ready()
+            self.fakes.append(side)
+        self.scale = 1.0 / np.sqrt((self.real.n - 1.0) * (self.fakes[0].n - 1.0))
+
+    def replicate(self, cr: np.ndarray, cf: np.ndarray) -> list[float | None]:
+        """Each model's FID on the resample with counts ``cr`` (reference) and ``cf`` (generated
+        rows, the same for every model); None where a covariance is not numerically positive
+        definite in this precision (the caller's exact path decides)."""
+        d1, s1, q1 = self.real.stats(cr)
+        c = _factor(s1)
+        out: list[float | None] = []
+        for f in self.fakes:
+            d2, s2, q2 = f.stats(cf)
+            t = None if c is None else _trace_sqrt_factored(c, s2)
+            out.append(None if t is None else _value(self.real, f, (d1, q1, float(cr.sum())),
+                                                     (d2, q2, float(cf.sum())), self.scale * t))
+        return out
 
 
 def fast_path_applies(n_real: int, n_fake: int, dim: int) -> bool:

@@ -73,21 +73,61 @@ class _Stat(ABC):
 
 
 class FrechetStat(_Stat):
-    """FID of each model with weighted Gaussians (the reference statistics shared per replicate)."""
+    """FID of each model with weighted Gaussians (the reference statistics shared per replicate).
+
+    The point estimate is the exact float64 FID. Resamples go through
+    :class:`ganeval.metrics.frechet_bootstrap.SharedReference` (float32 ``syrk`` of the resampled
+    rows, float64 factorisation; the reference's covariance and Cholesky factor shared by every
+    model) when the resampled covariances are expected to be full rank, and through the exact
+    float64 path otherwise, for near-identical sets (traces above 1000 x FID, where float32 rows
+    would blur a small difference of large terms) and for any replicate the fast path cannot factor.
+    """
 
     def __init__(self, real: torch.Tensor, fakes: list[torch.Tensor], ref_unit: str) -> None:
         super().__init__("fid", ("value",), ("lower",), {ref_unit: int(real.shape[0]), LATENT: int(fakes[0].shape[0])},
                          bounds=((0.0, INF),))
         self.real, self.fakes, self.ref_unit = real, fakes, ref_unit
+        self._fast: Any = None  # SharedReference, built at the first resample
+        self._exact_only: list[bool] | None = None
+        self._point: np.ndarray | None = None
 
-    def replicate(self, counts: dict[str, np.ndarray]) -> np.ndarray:
+    def point(self) -> np.ndarray:
+        if self._point is None:
+            self._point = super().point()
+        return self._point
+
+    def _exact(self, cr: np.ndarray | None, cf: np.ndarray | None, which: list[int]) -> dict[int, float]:
         from ..metrics.frechet import _frechet, _gaussian
 
+        g_real = _gaussian(self.real, None if cr is None else torch.from_numpy(cr), "real_features")
+        return {i: _frechet(g_real, _gaussian(self.fakes[i], None if cf is None else torch.from_numpy(cf),
+                                              "fake_features"), []) for i in which}
+
+    def _setup(self) -> list[bool]:
+        """Which models stay on the exact path; builds the shared fast path for the others."""
+        from ..metrics import frechet_bootstrap as fb
+
+        n, m, d = int(self.real.shape[0]), int(self.fakes[0].shape[0]), int(self.real.shape[1])
+        values = self.point()[:, 0]
+        traces = float(self.real.double().var(0).sum())
+        self._exact_only = [not fb.fast_path_applies(n, m, d)
+                            or traces + float(f.double().var(0).sum()) > fb.MIXED_MAX_RATIO * v
+                            for f, v in zip(self.fakes, values, strict=True)]
+        if not all(self._exact_only):
+            self._fast = fb.SharedReference(self.real, self.fakes)
+        return self._exact_only
+
+    def replicate(self, counts: dict[str, np.ndarray]) -> np.ndarray:
         cr, cf = counts[self.ref_unit], counts[LATENT]
-        unit = (cr == 1).all() and (cf == 1).all()
-        g_real = _gaussian(self.real, None if unit else torch.from_numpy(cr), "real_features")
-        return np.array([[_frechet(g_real, _gaussian(f, None if unit else torch.from_numpy(cf), "fake_features"), [])]
-                         for f in self.fakes])
+        every = list(range(len(self.fakes)))
+        if (cr == 1).all() and (cf == 1).all():
+            vals = self._exact(None, None, every)
+            return np.array([[vals[i]] for i in every])
+        exact_only = self._exact_only if self._exact_only is not None else self._setup()
+        fast: list[float | None] = self._fast.replicate(cr, cf) if self._fast is not None else [None] * len(every)
+        todo = [i for i in every if exact_only[i] or fast[i] is None]
+        vals = self._exact(cr, cf, todo) if todo else {}
+        return np.array([[vals[i] if i in vals else fast[i]] for i in every])
 
 
 class KIDStat(_Stat):
