@@ -69,6 +69,21 @@ def _no_exact(cr: np.ndarray, cf: np.ndarray) -> float:
     raise RuntimeError("the benchmark's features have full-rank resampled covariances")
 
 
+def interval_cost(r: torch.Tensor, f: torch.Tensor, value: float, reps: int = 2) -> tuple[float, float]:
+    """(set-up seconds, seconds per replicate) of ``fid``'s interval as ``fid`` runs it: the point
+    estimate's covariances handed to the fast path, or the exact path where resampled covariances
+    are rank deficient (no set-up there)."""
+    if not fb.fast_path_applies(r.shape[0], f.shape[0], r.shape[1]):
+        t = time.perf_counter()
+        _replicates(r, f, reps, 0, method="exact")
+        return 0.0, (time.perf_counter() - t) / reps
+    covs = (_gaussian(r).sigma, _gaussian(f).sigma)
+    tm: dict[str, float] = {}
+    fb.replicates(r, f, _counts(r.shape[0], f.shape[0], 0), reps, _no_exact, value=value, timings=tm,
+                  covariances=covs)
+    return tm["setup"], tm["replicates"] / reps
+
+
 def speed(r: torch.Tensor, f: torch.Tensor, timed: int, rounds: int, extra: list[str]) -> None:
     methods = ["exact", "mixed"] + extra
     best = {m: float("inf") for m in methods}
